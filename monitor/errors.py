@@ -1,0 +1,47 @@
+"""Named exceptions. The library raises these; only the CLI turns them into one-line messages."""
+
+from __future__ import annotations
+
+
+class LeakmonError(Exception):
+    """Base of every error leakmon raises on purpose."""
+
+    exit_code = 2
+
+
+class ConfigError(LeakmonError):
+    """The configuration is invalid. The message starts with the offending key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{key}: {problem}" if key else problem)
+
+
+class UsageError(LeakmonError):
+    """A command was called with arguments that cannot work (unknown hit id, bad status...)."""
+
+
+class HubError(LeakmonError):
+    """The Hub could not be read completely (after retries). Nothing unread was marked as read."""
+
+    exit_code = 3
+
+
+class StoreError(LeakmonError):
+    """The database cannot be opened or is not a leakmon database."""
+
+
+class DeliveryError(LeakmonError):
+    """A notifier failed to deliver.
+
+    `recoverable` drives the relay: recoverable errors are retried with backoff, permanent ones
+    dead-letter the outbox row at once. `retry_after` (seconds) is the service's own wish.
+    """
+
+    def __init__(self, message: str, *, recoverable: bool, retry_after: float | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(message)
+        self.recoverable = recoverable
+        self.retry_after = retry_after
+        self.status = status

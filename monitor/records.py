@@ -1,0 +1,57 @@
+"""Plain records that travel along the data path: Hub source -> matcher -> store -> notifiers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+RepoType = Literal["model", "dataset", "space"]
+REPO_TYPES: tuple[RepoType, ...] = ("model", "dataset", "space")
+
+# URL prefix of each repo type on the Hub website (models have none).
+URL_PREFIX: dict[str, str] = {"model": "", "dataset": "datasets/", "space": "spaces/"}
+
+
+def repo_url(endpoint: str, repo_type: str, repo_id: str) -> str:
+    return f"{endpoint.rstrip('/')}/{URL_PREFIX[repo_type]}{repo_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Repo:
+    """One repo as a Hub listing describes it.
+
+    `raw` keeps the listing's fields (only those leakmon asked for with `expand`) as evidence.
+    """
+
+    repo_type: RepoType
+    repo_id: str
+    created_at: datetime
+    author: str = ""
+    title: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def owner(self) -> str:
+        return self.repo_id.split("/", 1)[0] if "/" in self.repo_id else ""
+
+    @property
+    def name(self) -> str:
+        return self.repo_id.split("/", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Why a repo matched a watch: one piece of evidence."""
+
+    watch: str
+    rule: str  # "term" | "fuzzy" | "pattern"
+    field: str  # "repo_id" | "title"
+    term: str  # the watched term or pattern that matched
+    text: str  # the text of the field that matched
+    score: float  # 1.0 exact; lower for fuzzy
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "field": self.field, "term": self.term, "text": self.text,
+                "score": self.score}
