@@ -1,10 +1,68 @@
-"""Configuration: TOML -> validated, frozen objects. (Loader is being written; WatchConfig is final.)"""
+"""Configuration: TOML -> validated, frozen objects, once, at start-up.
+
+Every problem raises ConfigError naming the key (`watch[0].terms: must be a non-empty list of
+strings`). Unknown keys are errors: a typo must not silently disable a watch. Any string value may
+use `${VAR}`; a key `X_file` reads the value of `X` from a file (systemd `LoadCredential=`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from monitor.errors import ConfigError
+from monitor.records import REPO_TYPES
 
 SEVERITIES = ("low", "medium", "high", "critical")
+DEFAULT_ENDPOINT = "https://huggingface.co"
+SEARCH_PATHS = ("leakmon.toml", "/etc/leakmon/leakmon.toml")
+
+_VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class Secret:
+    """A string that never shows itself in reprs, logs or `leakmon check`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class HubConfig:
+    endpoint: str = DEFAULT_ENDPOINT
+    token: Secret | None = None
+    repo_types: tuple[str, ...] = REPO_TYPES
+    lookback: int = 86400
+    timeout: float = 30.0
+    max_retries: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    path: Path = Path("leakmon.db")
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,3 +74,329 @@ class WatchConfig:
     ignore_authors: tuple[str, ...] = ()
     severity: str = "high"
     notify: tuple[str, ...] | None = None  # None: every notifier
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierConfig:
+    name: str
+    type: str
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    hub: HubConfig
+    database: DatabaseConfig
+    watches: tuple[WatchConfig, ...]
+    notifiers: tuple[NotifierConfig, ...]
+    source: Path | None = None
+
+    def notifiers_for(self, watch: WatchConfig) -> tuple[NotifierConfig, ...]:
+        if watch.notify is None:
+            return self.notifiers
+        return tuple(n for n in self.notifiers if n.name in watch.notify)
+
+
+# --- option schema -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One config key: its type, default and extra check. Notifier classes declare theirs too."""
+
+    kind: str  # str | secret | int | float | bool | list | url
+    default: Any = None
+    required: bool = False
+    check: Callable[[Any], str | None] | None = None  # returns a problem or None
+    file_ok: bool = False  # `<key>_file` may give the value instead
+
+
+def positive(value: Any) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _type_problem(kind: str, value: Any) -> str | None:
+    if kind in ("str", "secret", "url"):
+        return None if isinstance(value, str) else "must be a string"
+    if kind == "bool":
+        return None if isinstance(value, bool) else "must be true or false"
+    if kind == "int":
+        return None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
+    if kind == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else "must be a number"
+    if kind == "list":
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return None if ok else "must be a list of strings"
+    raise AssertionError(kind)
+
+
+def _http_url(value: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "must be an http(s) URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http(s) URL"
+    return None
+
+
+def expand_vars(key: str, value: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        if m.group(1):  # `$${VAR}` is a literal `${VAR}`
+            return "${" + m.group(2) + "}"
+        name = m.group(2)
+        if name not in os.environ:
+            raise ConfigError(key, f"environment variable {name} is not set")
+        return os.environ[name]
+
+    return _VAR.sub(repl, value)
+
+
+def _expand_all(key: str, value: Any) -> Any:
+    if isinstance(value, str):
+        return expand_vars(key, value)
+    if isinstance(value, list):
+        return [_expand_all(f"{key}[{i}]", v) for i, v in enumerate(value)]
+    return value
+
+
+def read_options(prefix: str, raw: Mapping[str, Any], schema: Mapping[str, Option],
+                 base_dir: Path) -> dict[str, Any]:
+    """Validate one table against its schema: unknown keys, `_file` keys, `${VAR}`, types."""
+    out: dict[str, Any] = {}
+    seen: set[str] = set()
+    for key, value in raw.items():
+        name = key[:-5] if key.endswith("_file") else key
+        opt = schema.get(name)
+        path = f"{prefix}.{key}" if prefix else key
+        if opt is None or (key != name and not opt.file_ok):
+            known = ", ".join(sorted(schema)) or "none"
+            raise ConfigError(path, f"unknown key (known keys: {known})")
+        if name in seen:
+            raise ConfigError(path, f"give either {name} or {name}_file, not both")
+        seen.add(name)
+        value = _expand_all(path, value)
+        if key != name:
+            if not isinstance(value, str):
+                raise ConfigError(path, "must be a path (string)")
+            file_path = base_dir / value
+            try:
+                value = file_path.read_text(encoding="utf-8").rstrip("\r\n")
+            except (OSError, UnicodeDecodeError) as err:
+                reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+                raise ConfigError(path, f"cannot read {file_path}: {reason}") from None
+        problem = _type_problem(opt.kind, value)
+        if problem is None and opt.kind == "url":
+            problem = _http_url(value)
+        if problem is None and opt.check is not None:
+            problem = opt.check(value)
+        if problem:
+            raise ConfigError(f"{prefix}.{name}" if prefix else name, problem)
+        out[name] = Secret(value) if opt.kind == "secret" else value
+    for name, opt in schema.items():
+        if name not in out:
+            if opt.required:
+                raise ConfigError(f"{prefix}.{name}" if prefix else name, "is required")
+            out[name] = opt.default
+    return out
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+
+def _repo_types(value: list[str]) -> str | None:
+    if not value:
+        return "must name at least one of model, dataset, space"
+    bad = [v for v in value if v not in REPO_TYPES]
+    if bad:
+        return f"unknown repo type {bad[0]!r} (use model, dataset, space)"
+    if len(set(value)) != len(value):
+        return "lists a repo type twice"
+    return None
+
+
+def _severity(value: str) -> str | None:
+    return None if value in SEVERITIES else f"must be one of {', '.join(SEVERITIES)} (got {value!r})"
+
+
+def _terms(value: list[str]) -> str | None:
+    if not value or any(not v.strip() for v in value):
+        return "must be a non-empty list of strings"
+    for term in value:
+        if not any(ch.isalnum() for ch in term):
+            return f"term {term!r} has no letters or digits"
+    return None
+
+
+def _patterns(value: list[str]) -> str | None:
+    for i, pattern in enumerate(value):
+        try:
+            re.compile(pattern, re.IGNORECASE)
+        except re.error as err:
+            return f"[{i}] is not a valid regular expression ({err})"
+    return None
+
+
+def _name(value: str) -> str | None:
+    return None if _NAME.match(value) else "must be 1-64 letters, digits, '.', '_' or '-'"
+
+
+HUB_SCHEMA = {
+    "endpoint": Option("url"),
+    "token": Option("secret", file_ok=True),
+    "repo_types": Option("list", default=list(REPO_TYPES), check=_repo_types),
+    "lookback": Option("int", default=86400, check=positive),
+    "timeout": Option("float", default=30.0, check=positive),
+    "max_retries": Option("int", default=5,
+                          check=lambda v: None if 0 <= v <= 10 else "must be between 0 and 10"),
+}
+DATABASE_SCHEMA = {"path": Option("str", default="leakmon.db")}
+WATCH_SCHEMA = {
+    "name": Option("str", required=True, check=_name),
+    "terms": Option("list", required=True, check=_terms),
+    "patterns": Option("list", default=[], check=_patterns),
+    "fuzzy": Option("bool", default=True),
+    "ignore_authors": Option("list", default=[]),
+    "severity": Option("str", default="high", check=_severity),
+    "notify": Option("list"),
+}
+NOTIFIER_COMMON = {
+    "name": Option("str", required=True, check=_name),
+    "type": Option("str", required=True),
+}
+
+
+def _table(key: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(key, "must be a table")
+    return value
+
+
+def _array_of_tables(key: str, value: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(key, f"must be an array of tables ([[{key}]])")
+    return value
+
+
+def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -> Config:
+    """Validate an already-decoded TOML document."""
+    from monitor.notifiers import notifier_class  # late: notifiers import config for Option
+
+    known = {"hub", "database", "watch", "notifier"}
+    for key in data:
+        if key not in known:
+            raise ConfigError(key, f"unknown section (known: {', '.join(sorted(known))})")
+
+    hub = read_options("hub", _table("hub", data.get("hub", {})), HUB_SCHEMA, base_dir)
+    endpoint = hub["endpoint"] or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
+    if _http_url(endpoint):
+        raise ConfigError("hub.endpoint", f"HF_ENDPOINT {_http_url(endpoint)}")
+    hub_cfg = HubConfig(endpoint=endpoint.rstrip("/"), token=hub["token"],
+                        repo_types=tuple(hub["repo_types"]), lookback=hub["lookback"],
+                        timeout=float(hub["timeout"]), max_retries=hub["max_retries"])
+
+    db = read_options("database", _table("database", data.get("database", {})), DATABASE_SCHEMA, base_dir)
+    db_path = Path(db["path"]).expanduser()
+    db_cfg = DatabaseConfig(path=db_path if db_path.is_absolute() else base_dir / db_path)
+
+    notifiers: list[NotifierConfig] = []
+    for i, raw in enumerate(_array_of_tables("notifier", data.get("notifier", []))):
+        prefix = f"notifier[{i}]"
+        common = {k: raw[k] for k in NOTIFIER_COMMON if k in raw}
+        head = read_options(prefix, common, NOTIFIER_COMMON, base_dir)
+        try:
+            cls = notifier_class(head["type"])
+        except LookupError as err:
+            raise ConfigError(f"{prefix}.type", str(err)) from None
+        rest = {k: v for k, v in raw.items() if k not in NOTIFIER_COMMON}
+        options = read_options(prefix, rest, cls.options, base_dir)
+        problem = cls.validate(options)
+        if problem:
+            raise ConfigError(f"{prefix}.{problem[0]}", problem[1])
+        if any(n.name == head["name"] for n in notifiers):
+            raise ConfigError(f"{prefix}.name", f"duplicate notifier name {head['name']!r}")
+        notifiers.append(NotifierConfig(head["name"], head["type"], MappingProxyType(options)))
+
+    watches: list[WatchConfig] = []
+    raw_watches = _array_of_tables("watch", data.get("watch", []))
+    if not raw_watches:
+        raise ConfigError("watch", "at least one [[watch]] with terms is required")
+    names = {n.name for n in notifiers}
+    for i, raw in enumerate(raw_watches):
+        prefix = f"watch[{i}]"
+        w = read_options(prefix, raw, WATCH_SCHEMA, base_dir)
+        if any(x.name == w["name"] for x in watches):
+            raise ConfigError(f"{prefix}.name", f"duplicate watch name {w['name']!r}")
+        notify = w["notify"]
+        if notify is not None:
+            unknown = [n for n in notify if n not in names]
+            if unknown:
+                known_names = ", ".join(sorted(names)) or "none configured"
+                raise ConfigError(f"{prefix}.notify", f"names no notifier {unknown[0]!r} (known: {known_names})")
+        watches.append(WatchConfig(
+            name=w["name"], terms=tuple(w["terms"]), patterns=tuple(w["patterns"]), fuzzy=w["fuzzy"],
+            ignore_authors=tuple(w["ignore_authors"]), severity=w["severity"],
+            notify=tuple(notify) if notify is not None else None,
+        ))
+    return Config(hub=hub_cfg, database=db_cfg, watches=tuple(watches), notifiers=tuple(notifiers),
+                  source=source)
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """--config, then $LEAKMON_CONFIG, then ./leakmon.toml, then /etc/leakmon/leakmon.toml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("LEAKMON_CONFIG")
+    if env:
+        return Path(env)
+    for candidate in SEARCH_PATHS:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    raise ConfigError("", "no config file: pass --config PATH, set LEAKMON_CONFIG, or create ./leakmon.toml")
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Config:
+    source = find_config(path)
+    try:
+        text = source.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError("", f"config file {source} does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError("", f"cannot read config file {source}: {err}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError("", f"{source} is not valid TOML: {err}") from None
+    return parse(data, base_dir=source.resolve().parent, source=source)
+
+
+def redacted(cfg: Config) -> dict[str, Any]:
+    """What `leakmon check` prints: the resolved config with every secret hidden."""
+    from monitor.notifiers import notifier_class
+
+    def show(value: Any) -> Any:
+        if isinstance(value, Secret):
+            return "***"
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, tuple):
+            return list(value)
+        return value
+
+    notifiers = []
+    for n in cfg.notifiers:
+        cls = notifier_class(n.type)
+        opts = {k: show(cls.redact(k, v)) for k, v in n.options.items() if v is not None}
+        notifiers.append({"name": n.name, "type": n.type, **opts})
+    return {
+        "source": str(cfg.source) if cfg.source else None,
+        "hub": {"endpoint": cfg.hub.endpoint, "token": "***" if cfg.hub.token else None,
+                "repo_types": list(cfg.hub.repo_types), "lookback": cfg.hub.lookback,
+                "timeout": cfg.hub.timeout, "max_retries": cfg.hub.max_retries},
+        "database": {"path": str(cfg.database.path)},
+        "watch": [{k: show(getattr(w, k)) for k in WatchConfig.__slots__} for w in cfg.watches],
+        "notifier": notifiers,
+    }

@@ -55,3 +55,17 @@ class Match:
     def as_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "field": self.field, "term": self.term, "text": self.text,
                 "score": self.score}
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One event for one notifier, as the outbox relay hands it over.
+
+    `delivery_id` is stable per alert and notifier (the same on every retry: receivers dedupe on it).
+    `data` holds the hit as documented for the webhook body.
+    """
+
+    event: str  # "hit.created" | "hit.removed" | "test"
+    delivery_id: str
+    timestamp: datetime
+    data: Mapping[str, Any]

@@ -1,0 +1,302 @@
+"""The command line: parse, call the library, print. Errors become one line and an exit code here only."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sqlite3
+import sys
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import click
+
+from monitor import __version__
+from monitor.errors import LeakmonError, UsageError
+from monitor.text import for_terminal
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HIT_STATUSES = ("new", "acknowledged", "reported", "removed", "false_positive", "benign")
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"Error: {for_terminal(message, 2000)}", err=True)
+    sys.exit(code)
+
+
+def leakmon_command(*, unexpected_exit: int = 1) -> Callable[[F], F]:
+    """Give a command `--config` and `--debug`, and turn errors into one line and an exit code."""
+
+    def decorate(func: F) -> F:
+        @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                      help="Config file (default: $LEAKMON_CONFIG, ./leakmon.toml, /etc/leakmon/leakmon.toml).")
+        @click.option("--debug", is_flag=True, help="Debug logs, and a traceback on errors.")
+        @click.pass_context
+        @functools.wraps(func)
+        def wrapper(ctx: click.Context, config_path: str | None, debug: bool, **kwargs: Any) -> Any:
+            root = ctx.find_root().params
+            config_path = config_path or root.get("config_path")
+            debug = debug or bool(root.get("debug"))
+            from monitor import logs
+
+            logs.configure(level="debug" if debug else "warning")
+            try:
+                return func(config_path=config_path, debug=debug, **kwargs)
+            except LeakmonError as err:
+                if debug:
+                    raise
+                _fail(str(err), err.exit_code)
+            except sqlite3.Error as err:
+                if debug:
+                    raise
+                _fail(f"database error: {err}", unexpected_exit if unexpected_exit != 1 else 2)
+            except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt):
+                raise
+            except Exception as err:
+                if debug:
+                    raise
+                _fail(f"internal error: {type(err).__name__}: {err} (run with --debug for the traceback)",
+                      unexpected_exit)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Config file (also accepted after any command).")
+@click.option("--debug", is_flag=True, help="Debug logs, and a traceback on errors.")
+@click.version_option(__version__, prog_name="leakmon")
+def cli(config_path: str | None, debug: bool) -> None:
+    """leakmon: watch the Hugging Face Hub for leaked models, datasets and Spaces."""
+
+
+def _load(config_path: str | None) -> Any:
+    from monitor import config, logs
+
+    cfg = config.load(config_path)
+    secrets = [cfg.hub.token.reveal()] if cfg.hub.token else []
+    for n in cfg.notifiers:
+        for value in n.options.values():
+            if isinstance(value, config.Secret):
+                secrets.append(value.reveal())
+        if isinstance(n.options.get("url"), str):
+            secrets.append(n.options["url"])
+    logs.register_secrets(secrets)
+    return cfg
+
+
+def _emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    from monitor.store import parse_iso, utcnow
+
+    m = re.fullmatch(r"(\d+)\s*([smhdw])", value.strip())
+    if m:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+        return utcnow() - timedelta(**{unit: int(m.group(1))})
+    try:
+        return parse_iso(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since: {value!r} is neither a date (2024-11-26T13:00:00Z) nor an age (24h, 7d)") from None
+
+
+def hit_json(hit: dict[str, Any]) -> dict[str, Any]:
+    """The documented fields of a hit in `--json` output."""
+    keys = ("id", "watch", "repo_type", "repo_id", "url", "status", "severity", "first_seen", "last_seen",
+            "author", "created_at", "matches")
+    return {k: hit.get(k) for k in keys}
+
+
+def _hit_table(hits: Iterable[dict[str, Any]]) -> list[str]:
+    lines = []
+    for h in hits:
+        lines.append(f"#{h['id']:<5} {h['severity']:<8} {h['status']:<14} {for_terminal(h['watch'], 24):<12} "
+                     f"{h['repo_type']:<7} {for_terminal(h['repo_id'], 120)}  first seen {h['first_seen']}")
+    return lines
+
+
+# --- scan ----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--fail-on-hit", is_flag=True, help="Exit 1 when the scan found new hits.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scan's result as one JSON object.")
+@leakmon_command(unexpected_exit=3)
+def scan(config_path: str | None, debug: bool, fail_on_hit: bool, as_json: bool) -> None:
+    """One poll cycle: list what is new on the Hub, match, record, deliver alerts.
+
+    Exit 0 when done, 1 with --fail-on-hit and new hits, 2 for a bad config, 3 when the scan could
+    not complete (nothing not fully read is marked as read).
+    """
+    from monitor.scanner import open_scanner
+
+    cfg = _load(config_path)
+    scanner = open_scanner(cfg)
+    try:
+        result = scanner.run_once()
+        hits = scanner.store.list_hits(ids=result.new_hit_ids) if result.new_hit_ids else []
+    finally:
+        scanner.close()
+    if as_json:
+        _emit_json({
+            "scan_id": result.scan_id, "outcome": result.outcome, "repos_read": result.repos_read,
+            "hub_requests": result.hub_requests, "new_hits": [hit_json(h) for h in hits],
+            "delivered": result.delivery.delivered, "outbox_pending": result.outbox_pending,
+            "dead_letters": result.delivery.dead, "errors": result.errors,
+        })
+    else:
+        click.echo(f"scan #{result.scan_id} {result.outcome}: {result.repos_read:,} repos read with "
+                   f"{result.hub_requests} Hub requests; {len(hits)} new hit{'s' if len(hits) != 1 else ''}")
+        for line in _hit_table(hits):
+            click.echo("  " + line)
+        d = result.delivery
+        if d.delivered or result.outbox_pending or d.dead:
+            click.echo(f"alerts: {d.delivered} delivered, {result.outbox_pending} pending, {d.dead} dead-lettered")
+    for error in result.errors:
+        click.echo(f"Error: {for_terminal(error, 500)}", err=True)
+    for error in result.delivery.errors:
+        click.echo(f"Warning: delivery failed: {for_terminal(error, 500)}", err=True)
+    if not result.ok:
+        sys.exit(3)
+    if fail_on_hit and hits:
+        sys.exit(1)
+
+
+# --- hits ----------------------------------------------------------------------------------------
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--status", type=click.Choice(HIT_STATUSES), help="Only hits in this status.")
+@click.option("--watch", help="Only hits of this watch.")
+@click.option("--since", help="Only hits first seen since a time (ISO 8601) or an age (24h, 7d).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array on stdout.")
+@leakmon_command()
+def hits(config_path: str | None, debug: bool, status: str | None, watch: str | None, since: str | None,
+         as_json: bool) -> None:
+    """List recorded hits."""
+    ctx = click.get_current_context()
+    if ctx.invoked_subcommand is not None:
+        return
+    from monitor.store import Store
+
+    cfg = _load(config_path)
+    with Store.open(cfg.database.path) as store:
+        rows = store.list_hits(status=status, watch=watch, since=_parse_since(since))
+    if as_json:
+        _emit_json([hit_json(h) for h in rows])
+        return
+    if not rows:
+        click.echo("no hits")
+    for line in _hit_table(rows):
+        click.echo(line)
+
+
+# --- match ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per TEXT, in order, as an array.")
+@click.option("--explain", is_flag=True, help="Show the normalised tokens and why each watch did or did not match.")
+@leakmon_command()
+def match(config_path: str | None, debug: bool, texts: tuple[str, ...], as_json: bool, explain: bool) -> None:
+    """Dry-run the matcher on repo ids (owner/name) or titles."""
+    from monitor.matcher import Matcher
+
+    cfg = _load(config_path)
+    matcher = Matcher(cfg.watches)
+    results = []
+    for text in texts:
+        found = matcher.match_text(text)
+        results.append({"text": text, "matches": [
+            {"watch": m.watch, "rule": m.rule, "field": m.field, "term": m.term, "text": m.text,
+             "score": round(m.score, 4)} for m in found]})
+        if explain and as_json:
+            results[-1]["explain"] = matcher.explain(text).as_dict()
+    if as_json:
+        _emit_json(results)
+        return
+    for text, result in zip(texts, results, strict=True):
+        shown = for_terminal(text, 200)
+        if not result["matches"]:
+            click.echo(f"{shown}: no match")
+        for m in result["matches"]:
+            click.echo(f"{shown}: {m['watch']} ({m['rule']} {for_terminal(m['term'], 80)!r} in {m['field']} "
+                       f"{for_terminal(m['text'], 120)!r}, score {m['score']:.2f})")
+        if explain:
+            for line in matcher.explain(text).lines():
+                click.echo("    " + for_terminal(line, 500))
+
+
+# --- check ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the resolved config as JSON.")
+@leakmon_command()
+def check(config_path: str | None, debug: bool, as_json: bool) -> None:
+    """Validate the config and print what it resolved to (secrets redacted)."""
+    from monitor import config
+
+    cfg = _load(config_path)
+    resolved = config.redacted(cfg)
+    if as_json:
+        _emit_json(resolved)
+        return
+    click.echo(f"config OK: {cfg.source} ({len(cfg.watches)} watch{'es' if len(cfg.watches) != 1 else ''}, "
+               f"{len(cfg.notifiers)} notifier{'s' if len(cfg.notifiers) != 1 else ''})")
+    click.echo(json.dumps(resolved, indent=2, ensure_ascii=False))
+
+
+# --- status --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print status as one JSON object.")
+@leakmon_command()
+def status(config_path: str | None, debug: bool, as_json: bool) -> None:
+    """Last scans, cursors, outbox backlog and hits by status."""
+    from monitor.store import Store, iso
+
+    cfg = _load(config_path)
+    with Store.open(cfg.database.path) as store:
+        data = {"database": str(cfg.database.path), "scans": store.scans(5),
+                "cursors": {k: iso(v) for k, v in store.cursors().items()},
+                "outbox": store.outbox_counts(), "hits": dict(store.hit_counts())}
+    if as_json:
+        _emit_json(data)
+        return
+    click.echo(f"database: {data['database']}")
+    click.echo("cursors: " + (", ".join(f"{k} {v}" for k, v in data["cursors"].items()) or "none yet"))
+    click.echo("hits: " + (", ".join(f"{n} {s}" for s, n in data["hits"].items()) or "none"))
+    o = data["outbox"]
+    click.echo(f"outbox: {o['pending']} pending, {o['delivered']} delivered, {o['dead']} dead")
+    for s in data["scans"]:
+        click.echo(f"scan #{s['id']} {s['outcome']:<7} started {s['started_at']}: {s['repos_read']} repos, "
+                   f"{s['hub_requests']} requests, {s['new_hits']} new hits"
+                   + (f" ({for_terminal(s['error'], 200)})" if s["error"] else ""))
+
+
+# --- demo ----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@leakmon_command()
+def demo(config_path: str | None, debug: bool) -> None:
+    """Offline: a bundled Hub simulator replays the Sora leak among realistic noise; scan and alert."""
+    from monitor.demo import run_demo
+
+    run_demo(click.echo)
+
+
+def main() -> None:
+    cli(prog_name="leakmon")

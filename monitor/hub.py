@@ -1,0 +1,193 @@
+"""The Hub source: the only module that imports huggingface_hub.
+
+It lists each repo type newest first with `expand` of exactly the fields leakmon needs, page by page,
+and stops by `createdAt` itself: `list_models(limit=N)` would cap the total and silently skip repos.
+Every call has a timeout; huggingface_hub's `http_backoff` retries 429/5xx/network errors.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+# huggingface_hub reads these at import: telemetry off, so building headers never calls
+# {ENDPOINT}/api/agent-harnesses (which goes to huggingface.co when only HfApi(endpoint=) is local).
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import httpx2  # noqa: E402  (huggingface_hub's own HTTP library)
+from huggingface_hub import constants as hf_constants  # noqa: E402
+from huggingface_hub.errors import HfHubHTTPError  # noqa: E402
+from huggingface_hub.utils import (  # noqa: E402
+    build_hf_headers,
+    get_session,
+    hf_raise_for_status,
+    http_backoff,
+    parse_ratelimit_headers,
+)
+
+from monitor import __version__  # noqa: E402
+from monitor.errors import HubError  # noqa: E402
+from monitor.records import Repo, RepoType  # noqa: E402
+
+hf_constants.HF_HUB_DISABLE_TELEMETRY = True  # also when huggingface_hub was imported before us
+
+PAGE_SIZE = 1000  # the largest page the Hub serves
+_PLURAL = {"model": "models", "dataset": "datasets", "space": "spaces"}
+
+# Observers of every HTTP response huggingface_hub's shared client receives (retries included).
+_observers: list[Callable[[httpx2.Response], None]] = []
+_hook_lock = threading.Lock()
+_hooked_clients: set[int] = set()
+
+
+def _on_response(response: httpx2.Response) -> None:
+    for observe in list(_observers):
+        observe(response)
+
+
+def _install_hook() -> None:
+    """Count requests and read RateLimit headers on huggingface_hub's shared client."""
+    client = get_session()
+    with _hook_lock:
+        if id(client) in _hooked_clients:
+            return
+        hooks = client.event_hooks
+        hooks.setdefault("response", []).append(_on_response)
+        client.event_hooks = hooks
+        _hooked_clients.add(id(client))
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _title(repo_type: str, item: Mapping[str, Any]) -> str | None:
+    card = item.get("cardData")
+    if not isinstance(card, dict):
+        return None
+    for key in ("title", "pretty_name") if repo_type == "dataset" else ("title",):
+        value = card.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+def to_repo(repo_type: RepoType, item: Mapping[str, Any], created: datetime) -> Repo:
+    repo_id = item["id"]
+    author = item.get("author")
+    if not isinstance(author, str) or not author:
+        author = repo_id.split("/", 1)[0] if "/" in repo_id else ""
+    return Repo(repo_type=repo_type, repo_id=repo_id, created_at=created, author=author,
+                title=_title(repo_type, item), raw=dict(item))
+
+
+class HubSource:
+    """Reads new repos from one Hub endpoint.
+
+    `requests` counts HTTP requests sent (each retry included); `ratelimit` is the last
+    `RateLimit` header seen (huggingface_hub's RateLimitInfo) or None.
+    """
+
+    def __init__(self, endpoint: str, token: str | None = None, *, timeout: float = 30.0,
+                 max_retries: int = 5, base_wait: float = 1.0, max_wait: float = 8.0,
+                 page_size: int = PAGE_SIZE) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.base_wait = base_wait
+        self.max_wait = max_wait
+        self.page_size = page_size
+        self.requests = 0
+        self.ratelimit: Any = None
+        # Anonymous unless a token is configured: never pick up a stray token file by surprise.
+        self._headers = build_hf_headers(token=token or False, library_name="leakmon",
+                                         library_version=__version__)
+        _install_hook()
+        _observers.append(self._observe)
+
+    def close(self) -> None:
+        if self._observe in _observers:
+            _observers.remove(self._observe)
+
+    def __enter__(self) -> HubSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _observe(self, response: httpx2.Response) -> None:
+        if not str(response.request.url).startswith(self.endpoint):
+            return
+        self.requests += 1
+        info = parse_ratelimit_headers(response.headers)
+        if info is not None:
+            self.ratelimit = info
+
+    def _get_json(self, url: str, params: Sequence[tuple[str, Any]] | None) -> tuple[Any, str | None]:
+        """GET with retries; returns the decoded body and the next page's URL."""
+        if not url.startswith(self.endpoint + "/"):
+            # A Link header pointing elsewhere would carry our token to a stranger.
+            raise HubError(f"Hub returned a next-page link outside {self.endpoint}")
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = http_backoff("GET", url, params=params, headers=self._headers, timeout=self.timeout,
+                                        max_retries=self.max_retries, base_wait_time=self.base_wait,
+                                        max_wait_time=self.max_wait)
+                hf_raise_for_status(response)
+            except HfHubHTTPError as err:
+                status = err.response.status_code if err.response is not None else "?"
+                raise HubError(f"Hub answered HTTP {status} for {_path(url)} after retries") from None
+            except httpx2.HTTPError as err:
+                raise HubError(f"Hub unreachable at {self.endpoint} ({type(err).__name__})") from None
+            try:
+                body = response.json()
+            except ValueError:
+                if attempt == self.max_retries:
+                    raise HubError(f"Hub sent malformed JSON for {_path(url)} after retries") from None
+                continue
+            return body, response.links.get("next", {}).get("url")
+        raise AssertionError("unreachable")
+
+    def iter_new(self, repo_type: RepoType, since: datetime, expand: Sequence[str]) -> Iterator[list[Repo]]:
+        """Yield pages of repos created at or after `since`, newest first.
+
+        Paging stops at the first page that reaches past `since`. Raises HubError when a page cannot
+        be read after retries: the caller must then not move this type's cursor.
+        """
+        fields = ["createdAt", *[f for f in expand if f != "createdAt"]]
+        url: str | None = f"{self.endpoint}/api/{_PLURAL[repo_type]}"
+        params: list[tuple[str, Any]] | None = [("sort", "createdAt"), ("limit", self.page_size)]
+        params += [("expand", f) for f in fields]
+        while url is not None:
+            body, next_url = self._get_json(url, params)
+            if not isinstance(body, list):
+                raise HubError(f"Hub listing of {repo_type}s is not a JSON array")
+            page: list[Repo] = []
+            reached_old = False
+            for item in body:
+                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                    continue
+                created = parse_time(item.get("createdAt"))
+                if created is None:
+                    continue
+                if created < since:
+                    reached_old = True
+                    break
+                page.append(to_repo(repo_type, item, created))
+            yield page
+            if reached_old:
+                return
+            url, params = next_url, None
+
+
+def _path(url: str) -> str:
+    return httpx2.URL(url).path

@@ -1,0 +1,140 @@
+"""One poll cycle: Hub source -> matcher -> store (hits + outbox) -> relay. `scan` and `run` both call it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+
+from monitor.config import Config
+from monitor.dispatch import DeliveryStats, Relay
+from monitor.errors import HubError
+from monitor.hub import HubSource
+from monitor.matcher import Matcher
+from monitor.records import Match, Repo, repo_url
+from monitor.store import NewHit, Store, utcnow
+
+log = structlog.get_logger("leakmon.scan")
+
+# Re-read this much before a type's cursor: the Hub's listing is eventually consistent, and a repo
+# can show up a little after newer ones. Hits are unique per (watch, type, repo), so no double alerts.
+OVERLAP = timedelta(minutes=10)
+# A createdAt this far in the future is not trusted to move a cursor (it would skip real repos).
+MAX_CLOCK_SKEW = timedelta(hours=1)
+# How long a one-shot scan keeps retrying deliveries before leaving them to the next scan.
+DELIVERY_WAIT = 45.0
+
+
+@dataclass
+class ScanResult:
+    scan_id: int
+    outcome: str  # "ok" | "failed"
+    repos_read: int = 0
+    hub_requests: int = 0
+    new_hit_ids: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    delivery: DeliveryStats = field(default_factory=DeliveryStats)
+    outbox_pending: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+class Scanner:
+    """Holds what a cycle needs; `run_once` is one scan."""
+
+    def __init__(self, cfg: Config, store: Store, source: HubSource, relay: Relay, *,
+                 matcher: Matcher | None = None, overlap: timedelta = OVERLAP,
+                 delivery_wait: float = DELIVERY_WAIT) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.source = source
+        self.relay = relay
+        self.matcher = matcher or Matcher(cfg.watches)
+        self.overlap = overlap
+        self.delivery_wait = delivery_wait
+        self._watches = {w.name: w for w in cfg.watches}
+
+    def _hits_for(self, repo: Repo, matches: list[Match]) -> list[NewHit]:
+        by_watch: dict[str, list[Match]] = defaultdict(list)
+        for m in matches:
+            by_watch[m.watch].append(m)
+        hits = []
+        for name, found in by_watch.items():
+            watch = self._watches[name]
+            notifiers = [n.name for n in self.cfg.notifiers_for(watch)]
+            hits.append(NewHit(watch=name, severity=watch.severity, repo=repo,
+                               url=repo_url(self.cfg.hub.endpoint, repo.repo_type, repo.repo_id),
+                               matches=found, notifiers=notifiers))
+        return hits
+
+    def _scan_type(self, repo_type: str, scan_id: int, now: datetime, result: ScanResult) -> None:
+        cursor = self.store.get_cursor(repo_type)
+        since = cursor - self.overlap if cursor else now - timedelta(seconds=self.cfg.hub.lookback)
+        newest = cursor
+        fields = self.matcher.required_fields.get(repo_type, ())
+        for page in self.source.iter_new(repo_type, since, fields):  # type: ignore[arg-type]
+            hits: list[NewHit] = []
+            for repo in page:
+                if repo.created_at <= now + MAX_CLOCK_SKEW and (newest is None or repo.created_at > newest):
+                    newest = repo.created_at
+                matches = self.matcher.match_repo(repo)
+                if matches:
+                    hits.extend(self._hits_for(repo, matches))
+            # Hits of a page are recorded before the next page is read: found is found, even if a
+            # later page fails. Each hit and its outbox rows share one transaction.
+            new_ids = self.store.record_hits(scan_id, hits, now=now)
+            result.new_hit_ids.extend(new_ids)
+            result.repos_read += len(page)
+            for hit_id in new_ids:
+                hit = self.store.get_hit(hit_id)
+                if hit:
+                    log.warning("hit.new", hit_id=hit_id, watch=hit["watch"], repo_type=repo_type,
+                                repo_id=hit["repo_id"], severity=hit["severity"])
+        # Only now, with every page read and every hit recorded, may the cursor move.
+        if newest is not None and newest != cursor:
+            self.store.set_cursor(repo_type, newest, scan_id, now=now)
+
+    def close(self) -> None:
+        self.relay.close()
+        self.source.close()
+        self.store.close()
+
+    def run_once(self, now: datetime | None = None) -> ScanResult:
+        now = now or utcnow()
+        scan_id = self.store.start_scan(now)
+        result = ScanResult(scan_id=scan_id, outcome="ok")
+        requests_before = self.source.requests
+        bound = log.bind(scan_id=scan_id)
+        for repo_type in self.cfg.hub.repo_types:
+            try:
+                self._scan_type(repo_type, scan_id, now, result)
+            except HubError as err:
+                # This type's cursor stays where it was; the other types still get their turn.
+                result.outcome = "failed"
+                result.errors.append(f"{repo_type}s: {err}")
+                bound.error("scan.type_failed", repo_type=repo_type, error=str(err))
+        result.hub_requests = self.source.requests - requests_before
+        result.delivery = self.relay.drain(self.delivery_wait)
+        result.outbox_pending = self.store.outbox_counts()["pending"]
+        self.store.finish_scan(scan_id, outcome=result.outcome, repos_read=result.repos_read,
+                               hub_requests=result.hub_requests, new_hits=len(result.new_hit_ids),
+                               error="; ".join(result.errors) or None)
+        bound.info("scan.done", outcome=result.outcome, repos_read=result.repos_read,
+                   hub_requests=result.hub_requests, new_hits=len(result.new_hit_ids),
+                   delivered=result.delivery.delivered, pending=result.outbox_pending)
+        return result
+
+
+def open_scanner(cfg: Config, *, store: Store | None = None, **source_options: float) -> Scanner:
+    """Wire a Scanner from config: the database, the Hub source, the notifiers and the relay."""
+    from monitor.dispatch import build_notifiers
+
+    store = store or Store.open(cfg.database.path)
+    source = HubSource(cfg.hub.endpoint, cfg.hub.token.reveal() if cfg.hub.token else None,
+                       timeout=cfg.hub.timeout, max_retries=cfg.hub.max_retries, **source_options)
+    relay = Relay(store, build_notifiers(cfg.notifiers))
+    return Scanner(cfg, store, source, relay)
