@@ -137,9 +137,9 @@ def scan(config_path: str | None, debug: bool, fail_on_hit: bool, as_json: bool)
     Exit 0 when done, 1 with --fail-on-hit and new hits, 2 for a bad config, 3 when the scan could
     not complete (nothing not fully read is marked as read).
     """
+    cfg = _load(config_path)
     from monitor.scanner import open_scanner
 
-    cfg = _load(config_path)
     scanner = open_scanner(cfg)
     try:
         result = scanner.run_once()
@@ -210,9 +210,9 @@ def hits(config_path: str | None, debug: bool, status: str | None, watch: str | 
 @leakmon_command()
 def match(config_path: str | None, debug: bool, texts: tuple[str, ...], as_json: bool, explain: bool) -> None:
     """Dry-run the matcher on repo ids (owner/name) or titles."""
+    cfg = _load(config_path)
     from monitor.matcher import Matcher
 
-    cfg = _load(config_path)
     matcher = Matcher(cfg.watches)
     results = []
     for text in texts:

@@ -84,12 +84,13 @@ class WebhookReceiver:
                 ok = verify(receiver.secret, headers, body) if receiver.secret else False
                 if receiver.secret and not ok and 200 <= status < 300:
                     status = 401
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                # Recorded before answering, so a sender that got its answer finds the delivery here.
                 with receiver._arrived:
                     receiver.deliveries.append(Delivery(self.path, headers, body, status, ok))
                     receiver._arrived.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

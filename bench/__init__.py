@@ -1,0 +1,1 @@
+"""Reproducible benchmarks: each prints its figures next to a baseline measured in the same run."""

@@ -1,0 +1,234 @@
+"""The one-shot scan end to end: real huggingface_hub client -> simulator, real SQLite, real receiver."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from monitor.scanner import OVERLAP
+from tests.conftest import BLOCKED, write_config
+
+NOW = datetime.now(UTC)
+LISTINGS = ("/api/models", "/api/datasets", "/api/spaces")
+
+
+def listing_requests(sim: Any) -> list[Any]:
+    return [r for r in sim.requests() if r.path in LISTINGS]
+
+
+def add_noise(sim: Any, n: int, repo_type: str = "model", start: datetime | None = None) -> None:
+    start = start or NOW - timedelta(minutes=1)
+    for i in range(n):
+        sim.add_repo(repo_type, f"user{i % 97}/bert-base-finetuned-{i}", created_at=start - timedelta(seconds=20 * i))
+
+
+def add_sora(sim: Any, created: datetime | None = None) -> None:
+    sim.add_repo("space", "PR-Puppets/PR-Puppet-Sora", created_at=created or NOW - timedelta(hours=2),
+                 card_data={"title": "PR Puppet Sora"}, sdk="gradio")
+
+
+def test_first_scan_alerts_the_leak_once_and_records_it(sim: Any, receiver: Any, config_file: Path,
+                                                        make_scanner: Any) -> None:
+    add_noise(sim, 50)
+    add_sora(sim)
+    for lookalike in ("riot-fan/soraka-build-guide", "tessora/tessora-7b", "music/sorabji-piano"):
+        sim.add_repo("space", lookalike, created_at=NOW - timedelta(minutes=30))
+    sim.add_repo("space", "openai/sora-preview", created_at=NOW - timedelta(minutes=20))  # ignore_authors
+
+    result = make_scanner(config_file).run_once()
+    assert result.ok and len(result.new_hit_ids) == 1
+    assert result.repos_read == 55
+    assert result.delivery.delivered == 1
+    (delivery,) = receiver.deliveries
+    assert delivery.verified
+    body = delivery.json
+    assert body["type"] == "hit.created"
+    assert body["data"]["repo_id"] == "PR-Puppets/PR-Puppet-Sora"
+    assert body["data"]["severity"] == "critical"
+    assert body["data"]["url"] == f"{sim.url}/spaces/PR-Puppets/PR-Puppet-Sora"
+    assert {"rule": "term", "field": "repo_id", "term": "sora", "text": "PR-Puppet-Sora", "score": 1.0} \
+        in body["data"]["matches"]
+
+    # The listing asked for exactly the fields the matcher needs, newest first, pages of 1000.
+    for request in listing_requests(sim):
+        query = request.query
+        assert ("sort", "createdAt") in query and ("limit", "1000") in query
+        assert sorted(v for k, v in query if k == "expand") == ["author", "cardData", "createdAt"]
+
+    out = CliRunner().invoke(cli, ["hits", "--json", "--config", str(config_file)])
+    assert out.exit_code == 0, out.output
+    (hit,) = json.loads(out.stdout)
+    for key in ("id", "watch", "repo_type", "repo_id", "url", "status", "severity", "first_seen"):
+        assert key in hit
+    assert (hit["watch"], hit["repo_type"], hit["status"], hit["severity"]) == ("sora", "space", "new", "critical")
+    assert datetime.fromisoformat(hit["first_seen"]).tzinfo is not None
+
+
+def test_second_scan_alerts_only_what_is_new_and_idle_scan_is_one_request_per_type(
+        sim: Any, receiver: Any, config_file: Path, make_scanner: Any) -> None:
+    add_noise(sim, 30)
+    add_sora(sim)
+    scanner = make_scanner(config_file)
+    assert len(scanner.run_once().new_hit_ids) == 1
+
+    sim.add_repo("model", "leaker/sora-turbo-weights", created_at=datetime.now(UTC))
+    sim.add_repo("model", "someone/llama-3-finetune", created_at=datetime.now(UTC))
+    second = scanner.run_once()
+    assert len(second.new_hit_ids) == 1
+    assert [d.json["data"]["repo_id"] for d in receiver.accepted()] == [
+        "PR-Puppets/PR-Puppet-Sora", "leaker/sora-turbo-weights"]
+
+    sim.clear_log()
+    idle = scanner.run_once()
+    assert idle.ok and idle.new_hit_ids == []
+    assert idle.hub_requests == 3
+    assert sorted(r.path for r in sim.requests()) == sorted(LISTINGS)
+    assert len(receiver.deliveries) == 2
+
+
+def test_idle_cost_does_not_grow_with_watches(sim: Any, receiver: Any, tmp_path: Path, make_scanner: Any) -> None:
+    watches = "".join(f'\n[[watch]]\nname = "w{i}"\nterms = ["model{i}name"]\n' for i in range(100))
+    path = write_config(tmp_path / "leakmon.toml", endpoint=sim.url, hook_url=receiver.url, watches=watches)
+    add_noise(sim, 10)
+    scanner = make_scanner(path)
+    scanner.run_once()
+    sim.clear_log()
+    assert scanner.run_once().hub_requests == 3
+    assert len(sim.requests()) == 3
+
+
+def test_pagination_over_2500_new_repos(sim: Any, receiver: Any, config_file: Path, make_scanner: Any) -> None:
+    add_noise(sim, 2500)  # newest first: 2,500 models over ~14 hours
+    sim.add_repo("model", "miqudev/sora-1-70b", created_at=NOW - timedelta(hours=15))  # on the 3rd page
+    result = make_scanner(config_file).run_once()
+    assert result.ok
+    assert result.repos_read == 2501
+    model_pages = [r for r in sim.requests() if r.path == "/api/models"]
+    assert len(model_pages) == 3
+    assert len(result.new_hit_ids) == 1  # the oldest one, beyond the first two pages
+    assert receiver.accepted()[0].json["data"]["repo_id"] == "miqudev/sora-1-70b"
+
+
+def test_429_storm_and_500_on_page_2_are_retried(sim: Any, receiver: Any, config_file: Path,
+                                                  make_scanner: Any) -> None:
+    add_noise(sim, 1500)
+    sim.add_repo("model", "x/sora-weights", created_at=NOW - timedelta(hours=10))  # page 2
+    sim.rate_limit_burst(count=2, reset=0, path=r"^/api/models$")
+    sim.fail(status=500, path=r"^/api/models$", page=2, times=1)
+    result = make_scanner(config_file).run_once()
+    assert result.ok, result.errors
+    assert len(result.new_hit_ids) == 1
+    statuses = [r.status for r in sim.requests() if r.path == "/api/models"]
+    assert statuses == [429, 429, 200, 500, 200]
+
+
+def test_page_that_keeps_failing_exits_3_and_next_scan_finds_everything(
+        sim: Any, receiver: Any, config_file: Path, make_scanner: Any) -> None:
+    add_noise(sim, 1500)
+    sim.add_repo("model", "x/sora-weights", created_at=NOW - timedelta(hours=10))  # page 2
+    add_sora(sim)
+    sim.fail(status=503, path=r"^/api/models$", page=2, times=None)
+    scanner = make_scanner(config_file)
+    failed = scanner.run_once()
+    assert failed.outcome == "failed"
+    assert any("models" in e for e in failed.errors)
+    assert scanner.store.get_cursor("model") is None  # nothing of models marked as read
+    assert scanner.store.get_cursor("space") is not None  # spaces were read completely
+    assert len(failed.new_hit_ids) == 1  # the Space: found is found
+
+    out = CliRunner().invoke(cli, ["scan", "--config", str(config_file)])
+    assert out.exit_code == 3, out.output
+    assert "Error: models: Hub answered HTTP 503" in out.stderr
+    assert "Traceback" not in out.output
+
+    sim.clear_faults()
+    good = scanner.run_once()
+    assert good.ok
+    assert good.repos_read >= 1501
+    found = {h["repo_id"] for h in scanner.store.list_hits()}
+    assert found == {"x/sora-weights", "PR-Puppets/PR-Puppet-Sora"}
+    assert scanner.store.get_cursor("model") is not None
+
+
+def test_malformed_json_once_is_retried(sim: Any, receiver: Any, config_file: Path, make_scanner: Any) -> None:
+    add_sora(sim)
+    sim.malformed_json(path=r"^/api/spaces$", times=1)
+    result = make_scanner(config_file).run_once()
+    assert result.ok and len(result.new_hit_ids) == 1
+
+
+def test_webhook_failing_twice_gets_the_alert_once(sim: Any, receiver: Any, config_file: Path,
+                                                    make_scanner: Any) -> None:
+    add_sora(sim)
+    receiver.fail_next([500, 502])
+    result = make_scanner(config_file).run_once()
+    assert result.delivery.delivered == 1
+    assert [d.status for d in receiver.deliveries] == [500, 502, 204]
+    assert len({d.headers["webhook-id"] for d in receiver.deliveries}) == 1
+    assert all(d.verified for d in receiver.deliveries)
+
+
+def test_undelivered_alert_waits_in_the_outbox_for_the_next_scan(sim: Any, receiver: Any, config_file: Path,
+                                                                 make_scanner: Any) -> None:
+    add_sora(sim)
+    receiver.fail_next([503] * 3)
+    scanner = make_scanner(config_file, schedule=(0.05,), delivery_wait=0.2)
+    first = scanner.run_once()
+    assert first.outbox_pending == 1 and first.delivery.delivered == 0
+    second = scanner.run_once()
+    assert second.new_hit_ids == [] and second.delivery.delivered == 1
+    ids = {d.headers["webhook-id"] for d in receiver.deliveries}
+    assert len(ids) == 1 and len(receiver.accepted()) == 1
+
+
+def test_late_repo_within_overlap_is_found(sim: Any, receiver: Any, config_file: Path, make_scanner: Any) -> None:
+    sim.add_repo("model", "a/newest", created_at=NOW)
+    scanner = make_scanner(config_file)
+    scanner.run_once()
+    # Appears after the scan, but dated before the cursor (eventual consistency of the listing).
+    sim.add_repo("model", "b/sora-late", created_at=NOW - OVERLAP / 2)
+    assert len(scanner.run_once().new_hit_ids) == 1
+
+
+def test_title_match_and_clock_skew(sim: Any, receiver: Any, config_file: Path, make_scanner: Any) -> None:
+    sim.add_repo("space", "innocent/video-demo", created_at=NOW - timedelta(minutes=5),
+                 card_data={"title": "Sora Video Generator"})
+    sim.add_repo("model", "future/model", created_at=NOW + timedelta(days=30))  # a bogus createdAt
+    scanner = make_scanner(config_file)
+    result = scanner.run_once()
+    (hit,) = scanner.store.list_hits()
+    assert hit["matches"][0]["field"] == "title"
+    assert result.ok
+    assert scanner.store.get_cursor("model") < NOW + timedelta(hours=2)  # not moved to the future
+
+
+def test_hf_endpoint_environment_is_honoured(sim: Any, receiver: Any, tmp_path: Path, make_scanner: Any,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", sim.url)
+    path = write_config(tmp_path / "leakmon.toml", endpoint=None, hook_url=receiver.url)
+    add_sora(sim)
+    result = make_scanner(path).run_once()
+    assert result.ok and len(result.new_hit_ids) == 1
+    assert len(sim.requests()) == 3
+    assert BLOCKED == []  # nothing tried to reach huggingface.co or anywhere else
+
+
+def test_cli_scan_exit_codes_and_json(sim: Any, receiver: Any, config_file: Path) -> None:
+    runner = CliRunner()
+    quiet = runner.invoke(cli, ["scan", "--fail-on-hit", "--config", str(config_file)])
+    assert quiet.exit_code == 0, quiet.output
+    add_sora(sim)
+    hit = runner.invoke(cli, ["scan", "--fail-on-hit", "--json", "--config", str(config_file)])
+    assert hit.exit_code == 1, hit.output
+    data = json.loads(hit.stdout)
+    assert data["outcome"] == "ok" and data["new_hits"][0]["repo_id"] == "PR-Puppets/PR-Puppet-Sora"
+    again = runner.invoke(cli, ["scan", "--fail-on-hit", "--config", str(config_file)])
+    assert again.exit_code == 0 and "0 new hits" in again.stdout
+    status = runner.invoke(cli, ["status", "--json", "--config", str(config_file)])
+    assert json.loads(status.stdout)["outbox"]["delivered"] == 1
