@@ -7,7 +7,7 @@ import os
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_ENDPOINT", "http://127.0.0.1:9")  # never the real Hub
 
-from bench import scan_requests  # noqa: E402
+from bench import scan_requests
 
 BENCHMARKS = [scan_requests]
 

@@ -63,13 +63,16 @@ def main() -> None:
     for terms in (10, 100):
         with tempfile.TemporaryDirectory() as tmp, HubSimulator(quota=10**9) as sim:
             for i in range(200):  # yesterday's repos, already read by the first scan
-                sim.add_repo(TYPES[i % 3], f"old{i}/repo-{i}", created_at=now - timedelta(hours=20, seconds=i))
+                sim.add_repo(
+                    TYPES[i % 3], f"old{i}/repo-{i}", created_at=now - timedelta(hours=20, seconds=i)
+                )
             cfg_path = _config(Path(tmp), sim.url, terms)
             leakmon_scan(sim, cfg_path)  # first scan: sets the cursors
             since = now - timedelta(minutes=10)
             idle_ours = leakmon_scan(sim, cfg_path)
             idle_theirs = per_term_scan(sim, terms, since)
-            print(f"{f'idle, {terms} terms':<34}{idle_ours:>10}{idle_theirs:>18}{idle_theirs / idle_ours:>8.1f}x")
+            label = f"idle, {terms} terms"
+            print(f"{label:<34}{idle_ours:>10}{idle_theirs:>18}{idle_theirs / idle_ours:>8.1f}x")
             base = datetime.now(UTC)
             for i in range(2500):
                 sim.add_repo("model", f"user{i % 300}/model-{i}", created_at=base - timedelta(seconds=i))

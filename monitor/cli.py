@@ -31,8 +31,13 @@ def leakmon_command(*, unexpected_exit: int = 1) -> Callable[[F], F]:
     """Give a command `--config` and `--debug`, and turn errors into one line and an exit code."""
 
     def decorate(func: F) -> F:
-        @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-                      help="Config file (default: $LEAKMON_CONFIG, ./leakmon.toml, /etc/leakmon/leakmon.toml).")
+        @click.option(
+            "--config",
+            "config_path",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Config file (default: $LEAKMON_CONFIG, ./leakmon.toml, /etc/leakmon/leakmon.toml).",
+        )
         @click.option("--debug", is_flag=True, help="Debug logs, and a traceback on errors.")
         @click.pass_context
         @functools.wraps(func)
@@ -58,8 +63,10 @@ def leakmon_command(*, unexpected_exit: int = 1) -> Callable[[F], F]:
             except Exception as err:
                 if debug:
                     raise
-                _fail(f"internal error: {type(err).__name__}: {err} (run with --debug for the traceback)",
-                      unexpected_exit)
+                _fail(
+                    f"internal error: {type(err).__name__}: {err} (run with --debug for the traceback)",
+                    unexpected_exit,
+                )
 
         return wrapper  # type: ignore[return-value]
 
@@ -67,8 +74,13 @@ def leakmon_command(*, unexpected_exit: int = 1) -> Callable[[F], F]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Config file (also accepted after any command).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config file (also accepted after any command).",
+)
 @click.option("--debug", is_flag=True, help="Debug logs, and a traceback on errors.")
 @click.version_option(__version__, prog_name="leakmon")
 def cli(config_path: str | None, debug: bool) -> None:
@@ -106,21 +118,37 @@ def _parse_since(value: str | None) -> datetime | None:
     try:
         return parse_iso(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--since: {value!r} is neither a date (2024-11-26T13:00:00Z) nor an age (24h, 7d)") from None
+        raise UsageError(
+            f"--since: {value!r} is neither a date (2024-11-26T13:00:00Z) nor an age (24h, 7d)"
+        ) from None
 
 
 def hit_json(hit: dict[str, Any]) -> dict[str, Any]:
     """The documented fields of a hit in `--json` output."""
-    keys = ("id", "watch", "repo_type", "repo_id", "url", "status", "severity", "first_seen", "last_seen",
-            "author", "created_at", "matches")
+    keys = (
+        "id",
+        "watch",
+        "repo_type",
+        "repo_id",
+        "url",
+        "status",
+        "severity",
+        "first_seen",
+        "last_seen",
+        "author",
+        "created_at",
+        "matches",
+    )
     return {k: hit.get(k) for k in keys}
 
 
 def _hit_table(hits: Iterable[dict[str, Any]]) -> list[str]:
     lines = []
     for h in hits:
-        lines.append(f"#{h['id']:<5} {h['severity']:<8} {h['status']:<14} {for_terminal(h['watch'], 24):<12} "
-                     f"{h['repo_type']:<7} {for_terminal(h['repo_id'], 120)}  first seen {h['first_seen']}")
+        lines.append(
+            f"#{h['id']:<5} {h['severity']:<8} {h['status']:<14} {for_terminal(h['watch'], 24):<12} "
+            f"{h['repo_type']:<7} {for_terminal(h['repo_id'], 120)}  first seen {h['first_seen']}"
+        )
     return lines
 
 
@@ -147,20 +175,31 @@ def scan(config_path: str | None, debug: bool, fail_on_hit: bool, as_json: bool)
     finally:
         scanner.close()
     if as_json:
-        _emit_json({
-            "scan_id": result.scan_id, "outcome": result.outcome, "repos_read": result.repos_read,
-            "hub_requests": result.hub_requests, "new_hits": [hit_json(h) for h in hits],
-            "delivered": result.delivery.delivered, "outbox_pending": result.outbox_pending,
-            "dead_letters": result.delivery.dead, "errors": result.errors,
-        })
+        _emit_json(
+            {
+                "scan_id": result.scan_id,
+                "outcome": result.outcome,
+                "repos_read": result.repos_read,
+                "hub_requests": result.hub_requests,
+                "new_hits": [hit_json(h) for h in hits],
+                "delivered": result.delivery.delivered,
+                "outbox_pending": result.outbox_pending,
+                "dead_letters": result.delivery.dead,
+                "errors": result.errors,
+            }
+        )
     else:
-        click.echo(f"scan #{result.scan_id} {result.outcome}: {result.repos_read:,} repos read with "
-                   f"{result.hub_requests} Hub requests; {len(hits)} new hit{'s' if len(hits) != 1 else ''}")
+        click.echo(
+            f"scan #{result.scan_id} {result.outcome}: {result.repos_read:,} repos read with "
+            f"{result.hub_requests} Hub requests; {len(hits)} new hit{'s' if len(hits) != 1 else ''}"
+        )
         for line in _hit_table(hits):
             click.echo("  " + line)
         d = result.delivery
         if d.delivered or result.outbox_pending or d.dead:
-            click.echo(f"alerts: {d.delivered} delivered, {result.outbox_pending} pending, {d.dead} dead-lettered")
+            click.echo(
+                f"alerts: {d.delivered} delivered, {result.outbox_pending} pending, {d.dead} dead-lettered"
+            )
     for error in result.errors:
         click.echo(f"Error: {for_terminal(error, 500)}", err=True)
     for error in result.delivery.errors:
@@ -180,8 +219,14 @@ def scan(config_path: str | None, debug: bool, fail_on_hit: bool, as_json: bool)
 @click.option("--since", help="Only hits first seen since a time (ISO 8601) or an age (24h, 7d).")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array on stdout.")
 @leakmon_command()
-def hits(config_path: str | None, debug: bool, status: str | None, watch: str | None, since: str | None,
-         as_json: bool) -> None:
+def hits(
+    config_path: str | None,
+    debug: bool,
+    status: str | None,
+    watch: str | None,
+    since: str | None,
+    as_json: bool,
+) -> None:
     """List recorded hits."""
     ctx = click.get_current_context()
     if ctx.invoked_subcommand is not None:
@@ -206,7 +251,9 @@ def hits(config_path: str | None, debug: bool, status: str | None, watch: str | 
 @cli.command()
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per TEXT, in order, as an array.")
-@click.option("--explain", is_flag=True, help="Show the normalised tokens and why each watch did or did not match.")
+@click.option(
+    "--explain", is_flag=True, help="Show the normalised tokens and why each watch did or did not match."
+)
 @leakmon_command()
 def match(config_path: str | None, debug: bool, texts: tuple[str, ...], as_json: bool, explain: bool) -> None:
     """Dry-run the matcher on repo ids (owner/name) or titles."""
@@ -217,9 +264,22 @@ def match(config_path: str | None, debug: bool, texts: tuple[str, ...], as_json:
     results = []
     for text in texts:
         found = matcher.match_text(text)
-        results.append({"text": text, "matches": [
-            {"watch": m.watch, "rule": m.rule, "field": m.field, "term": m.term, "text": m.text,
-             "score": round(m.score, 4)} for m in found]})
+        results.append(
+            {
+                "text": text,
+                "matches": [
+                    {
+                        "watch": m.watch,
+                        "rule": m.rule,
+                        "field": m.field,
+                        "term": m.term,
+                        "text": m.text,
+                        "score": round(m.score, 4),
+                    }
+                    for m in found
+                ],
+            }
+        )
         if explain and as_json:
             results[-1]["explain"] = matcher.explain(text).as_dict()
     if as_json:
@@ -230,8 +290,10 @@ def match(config_path: str | None, debug: bool, texts: tuple[str, ...], as_json:
         if not result["matches"]:
             click.echo(f"{shown}: no match")
         for m in result["matches"]:
-            click.echo(f"{shown}: {m['watch']} ({m['rule']} {for_terminal(m['term'], 80)!r} in {m['field']} "
-                       f"{for_terminal(m['text'], 120)!r}, score {m['score']:.2f})")
+            click.echo(
+                f"{shown}: {m['watch']} ({m['rule']} {for_terminal(m['term'], 80)!r} in {m['field']} "
+                f"{for_terminal(m['text'], 120)!r}, score {m['score']:.2f})"
+            )
         if explain:
             for line in matcher.explain(text).lines():
                 click.echo("    " + for_terminal(line, 500))
@@ -252,8 +314,10 @@ def check(config_path: str | None, debug: bool, as_json: bool) -> None:
     if as_json:
         _emit_json(resolved)
         return
-    click.echo(f"config OK: {cfg.source} ({len(cfg.watches)} watch{'es' if len(cfg.watches) != 1 else ''}, "
-               f"{len(cfg.notifiers)} notifier{'s' if len(cfg.notifiers) != 1 else ''})")
+    click.echo(
+        f"config OK: {cfg.source} ({len(cfg.watches)} watch{'es' if len(cfg.watches) != 1 else ''}, "
+        f"{len(cfg.notifiers)} notifier{'s' if len(cfg.notifiers) != 1 else ''})"
+    )
     click.echo(json.dumps(resolved, indent=2, ensure_ascii=False))
 
 
@@ -269,9 +333,13 @@ def status(config_path: str | None, debug: bool, as_json: bool) -> None:
 
     cfg = _load(config_path)
     with Store.open(cfg.database.path) as store:
-        data = {"database": str(cfg.database.path), "scans": store.scans(5),
-                "cursors": {k: iso(v) for k, v in store.cursors().items()},
-                "outbox": store.outbox_counts(), "hits": dict(store.hit_counts())}
+        data = {
+            "database": str(cfg.database.path),
+            "scans": store.scans(5),
+            "cursors": {k: iso(v) for k, v in store.cursors().items()},
+            "outbox": store.outbox_counts(),
+            "hits": dict(store.hit_counts()),
+        }
     if as_json:
         _emit_json(data)
         return
@@ -281,9 +349,11 @@ def status(config_path: str | None, debug: bool, as_json: bool) -> None:
     o = data["outbox"]
     click.echo(f"outbox: {o['pending']} pending, {o['delivered']} delivered, {o['dead']} dead")
     for s in data["scans"]:
-        click.echo(f"scan #{s['id']} {s['outcome']:<7} started {s['started_at']}: {s['repos_read']} repos, "
-                   f"{s['hub_requests']} requests, {s['new_hits']} new hits"
-                   + (f" ({for_terminal(s['error'], 200)})" if s["error"] else ""))
+        click.echo(
+            f"scan #{s['id']} {s['outcome']:<7} started {s['started_at']}: {s['repos_read']} repos, "
+            f"{s['hub_requests']} requests, {s['new_hits']} new hits"
+            + (f" ({for_terminal(s['error'], 200)})" if s["error"] else "")
+        )
 
 
 # --- demo ----------------------------------------------------------------------------------------

@@ -163,8 +163,9 @@ def _expand_all(key: str, value: Any) -> Any:
     return value
 
 
-def read_options(prefix: str, raw: Mapping[str, Any], schema: Mapping[str, Option],
-                 base_dir: Path) -> dict[str, Any]:
+def read_options(
+    prefix: str, raw: Mapping[str, Any], schema: Mapping[str, Option], base_dir: Path
+) -> dict[str, Any]:
     """Validate one table against its schema: unknown keys, `_file` keys, `${VAR}`, types."""
     out: dict[str, Any] = {}
     seen: set[str] = set()
@@ -250,8 +251,9 @@ HUB_SCHEMA = {
     "repo_types": Option("list", default=list(REPO_TYPES), check=_repo_types),
     "lookback": Option("int", default=86400, check=positive),
     "timeout": Option("float", default=30.0, check=positive),
-    "max_retries": Option("int", default=5,
-                          check=lambda v: None if 0 <= v <= 10 else "must be between 0 and 10"),
+    "max_retries": Option(
+        "int", default=5, check=lambda v: None if 0 <= v <= 10 else "must be between 0 and 10"
+    ),
 }
 DATABASE_SCHEMA = {"path": Option("str", default="leakmon.db")}
 WATCH_SCHEMA = {
@@ -294,9 +296,14 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
     endpoint = hub["endpoint"] or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
     if _http_url(endpoint):
         raise ConfigError("hub.endpoint", f"HF_ENDPOINT {_http_url(endpoint)}")
-    hub_cfg = HubConfig(endpoint=endpoint.rstrip("/"), token=hub["token"],
-                        repo_types=tuple(hub["repo_types"]), lookback=hub["lookback"],
-                        timeout=float(hub["timeout"]), max_retries=hub["max_retries"])
+    hub_cfg = HubConfig(
+        endpoint=endpoint.rstrip("/"),
+        token=hub["token"],
+        repo_types=tuple(hub["repo_types"]),
+        lookback=hub["lookback"],
+        timeout=float(hub["timeout"]),
+        max_retries=hub["max_retries"],
+    )
 
     db = read_options("database", _table("database", data.get("database", {})), DATABASE_SCHEMA, base_dir)
     db_path = Path(db["path"]).expanduser()
@@ -335,14 +342,23 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
             unknown = [n for n in notify if n not in names]
             if unknown:
                 known_names = ", ".join(sorted(names)) or "none configured"
-                raise ConfigError(f"{prefix}.notify", f"names no notifier {unknown[0]!r} (known: {known_names})")
-        watches.append(WatchConfig(
-            name=w["name"], terms=tuple(w["terms"]), patterns=tuple(w["patterns"]), fuzzy=w["fuzzy"],
-            ignore_authors=tuple(w["ignore_authors"]), severity=w["severity"],
-            notify=tuple(notify) if notify is not None else None,
-        ))
-    return Config(hub=hub_cfg, database=db_cfg, watches=tuple(watches), notifiers=tuple(notifiers),
-                  source=source)
+                raise ConfigError(
+                    f"{prefix}.notify", f"names no notifier {unknown[0]!r} (known: {known_names})"
+                )
+        watches.append(
+            WatchConfig(
+                name=w["name"],
+                terms=tuple(w["terms"]),
+                patterns=tuple(w["patterns"]),
+                fuzzy=w["fuzzy"],
+                ignore_authors=tuple(w["ignore_authors"]),
+                severity=w["severity"],
+                notify=tuple(notify) if notify is not None else None,
+            )
+        )
+    return Config(
+        hub=hub_cfg, database=db_cfg, watches=tuple(watches), notifiers=tuple(notifiers), source=source
+    )
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -393,9 +409,14 @@ def redacted(cfg: Config) -> dict[str, Any]:
         notifiers.append({"name": n.name, "type": n.type, **opts})
     return {
         "source": str(cfg.source) if cfg.source else None,
-        "hub": {"endpoint": cfg.hub.endpoint, "token": "***" if cfg.hub.token else None,
-                "repo_types": list(cfg.hub.repo_types), "lookback": cfg.hub.lookback,
-                "timeout": cfg.hub.timeout, "max_retries": cfg.hub.max_retries},
+        "hub": {
+            "endpoint": cfg.hub.endpoint,
+            "token": "***" if cfg.hub.token else None,
+            "repo_types": list(cfg.hub.repo_types),
+            "lookback": cfg.hub.lookback,
+            "timeout": cfg.hub.timeout,
+            "max_retries": cfg.hub.max_retries,
+        },
         "database": {"path": str(cfg.database.path)},
         "watch": [{k: show(getattr(w, k)) for k in WatchConfig.__slots__} for w in cfg.watches],
         "notifier": notifiers,

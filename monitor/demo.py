@@ -45,8 +45,11 @@ allow_private = true
 
 def _lookalikes(scenario: Path, word: str) -> list[tuple[str, str]]:
     data = json.loads(scenario.read_text(encoding="utf-8"))
-    return [(r["type"], r["id"]) for r in data.get("repos", [])
-            if word in r["id"].lower() and r["id"] != "PR-Puppets/PR-Puppet-Sora"]
+    return [
+        (r["type"], r["id"])
+        for r in data.get("repos", [])
+        if word in r["id"].lower() and r["id"] != "PR-Puppets/PR-Puppet-Sora"
+    ]
 
 
 def run_demo(echo: Callable[[str], None]) -> None:
@@ -60,8 +63,11 @@ def run_demo(echo: Callable[[str], None]) -> None:
 
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     scenario = scenario_path("demo")
-    with tempfile.TemporaryDirectory(prefix="leakmon-demo-") as tmp, HubSimulator() as sim, \
-            WebhookReceiver(secret) as receiver:
+    with (
+        tempfile.TemporaryDirectory(prefix="leakmon-demo-") as tmp,
+        HubSimulator() as sim,
+        WebhookReceiver(secret) as receiver,
+    ):
         loaded = sim.load_scenario(scenario)
         counts = {t: sim.repo_count(t) for t in ("model", "dataset", "space")}
         cfg_path = Path(tmp) / "leakmon.toml"
@@ -69,8 +75,10 @@ def run_demo(echo: Callable[[str], None]) -> None:
         cfg = config.load(cfg_path)
 
         echo("leakmon demo: the Sora leak of 26 November 2024, replayed offline among a day of Hub noise")
-        echo(f"  Hub simulator   {sim.url}  ({loaded:,} repos: {counts['model']:,} models, "
-             f"{counts['dataset']:,} datasets, {counts['space']:,} spaces)")
+        echo(
+            f"  Hub simulator   {sim.url}  ({loaded:,} repos: {counts['model']:,} models, "
+            f"{counts['dataset']:,} datasets, {counts['space']:,} spaces)"
+        )
         echo(f"  webhook         {receiver.url}  (verifies Standard Webhooks signatures)")
         echo(f"  config          {cfg_path}  (watch 'sora': terms sora, sora-turbo; severity critical)")
         echo("")
@@ -84,14 +92,20 @@ def run_demo(echo: Callable[[str], None]) -> None:
             first = scanner.run_once()
             took = time.monotonic() - started
             hits = store.list_hits(ids=first.new_hit_ids)
-            echo(f"scan #{first.scan_id} {first.outcome}: {first.repos_read:,} new repos read with "
-                 f"{first.hub_requests} Hub requests in {took:.1f} s; {len(hits)} new hit(s)")
+            echo(
+                f"scan #{first.scan_id} {first.outcome}: {first.repos_read:,} new repos read with "
+                f"{first.hub_requests} Hub requests in {took:.1f} s; {len(hits)} new hit(s)"
+            )
             for hit in hits:
-                echo(f"  #{hit['id']} {hit['severity'].upper()} {hit['repo_type']} "
-                     f"{for_terminal(hit['repo_id'])}  {for_terminal(hit['url'])}")
+                echo(
+                    f"  #{hit['id']} {hit['severity'].upper()} {hit['repo_type']} "
+                    f"{for_terminal(hit['repo_id'])}  {for_terminal(hit['url'])}"
+                )
                 for m in hit["matches"]:
-                    echo(f"      {m['rule']} {m['term']!r} in {m['field']} {for_terminal(m['text'])!r} "
-                         f"(score {m['score']:.2f})")
+                    echo(
+                        f"      {m['rule']} {m['term']!r} in {m['field']} {for_terminal(m['text'])!r} "
+                        f"(score {m['score']:.2f})"
+                    )
             lookalikes = _lookalikes(scenario, "sora")
             alerted = {h["repo_id"] for h in store.list_hits()}
             echo("")
@@ -103,15 +117,19 @@ def run_demo(echo: Callable[[str], None]) -> None:
             echo("")
             receiver.wait_for(len(hits), timeout=10)
             for delivery in receiver.accepted():
-                echo(f"webhook received at {receiver.url} (signature verified: "
-                     f"{'yes' if delivery.verified else 'NO'})")
+                echo(
+                    f"webhook received at {receiver.url} (signature verified: "
+                    f"{'yes' if delivery.verified else 'NO'})"
+                )
                 for header in ("webhook-id", "webhook-timestamp", "webhook-signature"):
                     echo(f"  {header}: {delivery.headers.get(header)}")
                 echo("  " + json.dumps(delivery.json, indent=2, ensure_ascii=True).replace("\n", "\n  "))
 
             second = scanner.run_once()
             echo("")
-            echo(f"scan #{second.scan_id} {second.outcome}: {second.hub_requests} Hub requests "
-                 f"(one per repo type), {len(second.new_hit_ids)} new hits: nothing is alerted twice.")
+            echo(
+                f"scan #{second.scan_id} {second.outcome}: {second.hub_requests} Hub requests "
+                f"(one per repo type), {len(second.new_hit_ids)} new hits: nothing is alerted twice."
+            )
         finally:
             scanner.close()

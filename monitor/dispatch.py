@@ -42,8 +42,12 @@ def alert_data(hit: Mapping[str, Any]) -> dict[str, Any]:
     """The documented `data` of a hit event (interface.md, webhook body)."""
     created = hit.get("created_at")
     return {
-        "id": hit["id"], "watch": hit["watch"], "severity": hit["severity"],
-        "repo_type": hit["repo_type"], "repo_id": hit["repo_id"], "url": hit["url"],
+        "id": hit["id"],
+        "watch": hit["watch"],
+        "severity": hit["severity"],
+        "repo_type": hit["repo_type"],
+        "repo_id": hit["repo_id"],
+        "url": hit["url"],
         "author": hit.get("author") or "",
         "created_at": parse_iso(created).strftime("%Y-%m-%dT%H:%M:%SZ") if created else None,
         "matches": list(hit["matches"]),
@@ -53,10 +57,18 @@ def alert_data(hit: Mapping[str, Any]) -> dict[str, Any]:
 class Relay:
     """Delivers the outbox at least once per (hit, notifier, event), under a stable webhook id."""
 
-    def __init__(self, store: Store, notifiers: Mapping[str, Notifier], *,
-                 schedule: Sequence[float] = DEFAULT_SCHEDULE, max_age: timedelta = MAX_AGE,
-                 lease: timedelta = timedelta(seconds=120), jitter: float = 0.1,
-                 clock: Callable[[], datetime] = utcnow, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        store: Store,
+        notifiers: Mapping[str, Notifier],
+        *,
+        schedule: Sequence[float] = DEFAULT_SCHEDULE,
+        max_age: timedelta = MAX_AGE,
+        lease: timedelta = timedelta(seconds=120),
+        jitter: float = 0.1,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.store = store
         self.notifiers = dict(notifiers)
         self.schedule = tuple(schedule)
@@ -86,17 +98,23 @@ class Relay:
     def _deliver(self, item: Any, stats: DeliveryStats) -> None:
         started = self.clock()
         notifier = self.notifiers.get(item.notifier)
-        bound = log.bind(outbox_id=item.id, hit_id=item.hit_id, notifier=item.notifier,
-                         webhook_id=item.webhook_id)
+        bound = log.bind(
+            outbox_id=item.id, hit_id=item.hit_id, notifier=item.notifier, webhook_id=item.webhook_id
+        )
         if notifier is None:
-            self.store.record_attempt(item.id, ok=False, at=started,
-                                      error=f"notifier {item.notifier!r} is no longer configured")
+            self.store.record_attempt(
+                item.id, ok=False, at=started, error=f"notifier {item.notifier!r} is no longer configured"
+            )
             stats.dead += 1
             bound.warning("delivery.dead", reason="notifier not configured")
             return
         hit = self.store.get_hit(item.hit_id)
-        alert = Alert(event=item.event, delivery_id=item.webhook_id, timestamp=item.created_at,
-                      data=alert_data(hit or {}))
+        alert = Alert(
+            event=item.event,
+            delivery_id=item.webhook_id,
+            timestamp=item.created_at,
+            data=alert_data(hit or {}),
+        )
         tick = time.monotonic()
         try:
             notifier.send(alert)
@@ -107,13 +125,21 @@ class Relay:
             wrapped = DeliveryError(f"notifier crashed: {type(err).__name__}", recoverable=True)
             self._failed(item, wrapped, started, int((time.monotonic() - tick) * 1000), stats, bound)
             return
-        self.store.record_attempt(item.id, ok=True, at=self.clock(),
-                                  duration_ms=int((time.monotonic() - tick) * 1000))
+        self.store.record_attempt(
+            item.id, ok=True, at=self.clock(), duration_ms=int((time.monotonic() - tick) * 1000)
+        )
         stats.delivered += 1
         bound.info("delivery.ok", attempt=item.attempts + 1)
 
-    def _failed(self, item: Any, err: DeliveryError, started: datetime, duration_ms: int,
-                stats: DeliveryStats, bound: Any) -> None:
+    def _failed(
+        self,
+        item: Any,
+        err: DeliveryError,
+        started: datetime,
+        duration_ms: int,
+        stats: DeliveryStats,
+        bound: Any,
+    ) -> None:
         attempts = item.attempts + 1
         first = item.first_attempt_at or started
         next_at: datetime | None = None
@@ -121,17 +147,30 @@ class Relay:
             candidate = started + timedelta(seconds=self._delay(attempts, err.retry_after))
             if candidate - first <= self.max_age:
                 next_at = candidate
-        self.store.record_attempt(item.id, ok=False, at=started, status_code=err.status, error=str(err),
-                                  duration_ms=duration_ms, next_attempt_at=next_at)
+        self.store.record_attempt(
+            item.id,
+            ok=False,
+            at=started,
+            status_code=err.status,
+            error=str(err),
+            duration_ms=duration_ms,
+            next_attempt_at=next_at,
+        )
         message = f"{item.notifier}: {err}"
         stats.errors.append(message)
         if next_at is None:
             stats.dead += 1
-            bound.error("delivery.dead", error=str(err), attempt=attempts,
-                        reason="permanent error" if not err.recoverable else "retries exhausted")
+            bound.error(
+                "delivery.dead",
+                error=str(err),
+                attempt=attempts,
+                reason="permanent error" if not err.recoverable else "retries exhausted",
+            )
         else:
             stats.failed += 1
-            bound.warning("delivery.retry", error=str(err), attempt=attempts, next_attempt_at=next_at.isoformat())
+            bound.warning(
+                "delivery.retry", error=str(err), attempt=attempts, next_attempt_at=next_at.isoformat()
+            )
 
     def drain(self, wait: float) -> DeliveryStats:
         """Deliver what is due, and keep retrying for up to `wait` seconds while rows are pending."""

@@ -39,8 +39,9 @@ class DeliveryError(LeakmonError):
     dead-letter the outbox row at once. `retry_after` (seconds) is the service's own wish.
     """
 
-    def __init__(self, message: str, *, recoverable: bool, retry_after: float | None = None,
-                 status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, recoverable: bool, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.recoverable = recoverable
         self.retry_after = retry_after

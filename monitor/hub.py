@@ -17,10 +17,10 @@ from typing import Any
 # {ENDPOINT}/api/agent-harnesses (which goes to huggingface.co when only HfApi(endpoint=) is local).
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-import httpx2  # noqa: E402  (huggingface_hub's own HTTP library)
-from huggingface_hub import constants as hf_constants  # noqa: E402
-from huggingface_hub.errors import HfHubHTTPError  # noqa: E402
-from huggingface_hub.utils import (  # noqa: E402
+import httpx2
+from huggingface_hub import constants as hf_constants
+from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.utils import (
     build_hf_headers,
     get_session,
     hf_raise_for_status,
@@ -28,9 +28,9 @@ from huggingface_hub.utils import (  # noqa: E402
     parse_ratelimit_headers,
 )
 
-from monitor import __version__  # noqa: E402
-from monitor.errors import HubError  # noqa: E402
-from monitor.records import Repo, RepoType  # noqa: E402
+from monitor import __version__
+from monitor.errors import HubError
+from monitor.records import Repo, RepoType
 
 hf_constants.HF_HUB_DISABLE_TELEMETRY = True  # also when huggingface_hub was imported before us
 
@@ -86,8 +86,14 @@ def to_repo(repo_type: RepoType, item: Mapping[str, Any], created: datetime) -> 
     author = item.get("author")
     if not isinstance(author, str) or not author:
         author = repo_id.split("/", 1)[0] if "/" in repo_id else ""
-    return Repo(repo_type=repo_type, repo_id=repo_id, created_at=created, author=author,
-                title=_title(repo_type, item), raw=dict(item))
+    return Repo(
+        repo_type=repo_type,
+        repo_id=repo_id,
+        created_at=created,
+        author=author,
+        title=_title(repo_type, item),
+        raw=dict(item),
+    )
 
 
 class HubSource:
@@ -97,9 +103,17 @@ class HubSource:
     `RateLimit` header seen (huggingface_hub's RateLimitInfo) or None.
     """
 
-    def __init__(self, endpoint: str, token: str | None = None, *, timeout: float = 30.0,
-                 max_retries: int = 5, base_wait: float = 1.0, max_wait: float = 8.0,
-                 page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        base_wait: float = 1.0,
+        max_wait: float = 8.0,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.timeout = timeout
         self.max_retries = max_retries
@@ -109,8 +123,9 @@ class HubSource:
         self.requests = 0
         self.ratelimit: Any = None
         # Anonymous unless a token is configured: never pick up a stray token file by surprise.
-        self._headers = build_hf_headers(token=token or False, library_name="leakmon",
-                                         library_version=__version__)
+        self._headers = build_hf_headers(
+            token=token or False, library_name="leakmon", library_version=__version__
+        )
         _install_hook()
         _observers.append(self._observe)
 
@@ -139,9 +154,16 @@ class HubSource:
             raise HubError(f"Hub returned a next-page link outside {self.endpoint}")
         for attempt in range(self.max_retries + 1):
             try:
-                response = http_backoff("GET", url, params=params, headers=self._headers, timeout=self.timeout,
-                                        max_retries=self.max_retries, base_wait_time=self.base_wait,
-                                        max_wait_time=self.max_wait)
+                response = http_backoff(
+                    "GET",
+                    url,
+                    params=params,
+                    headers=self._headers,
+                    timeout=self.timeout,
+                    max_retries=self.max_retries,
+                    base_wait_time=self.base_wait,
+                    max_wait_time=self.max_wait,
+                )
                 hf_raise_for_status(response)
             except HfHubHTTPError as err:
                 status = err.response.status_code if err.response is not None else "?"

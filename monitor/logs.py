@@ -44,10 +44,12 @@ def configure(*, level: str = "warning", json: bool | None = None, stream: TextI
         # No locals in tracebacks: a webhook URL or token in a local variable would land in the log.
         renderer = structlog.processors.JSONRenderer()
         exc = structlog.processors.ExceptionRenderer(
-            structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        )
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty(),
-                                                 exception_formatter=structlog.dev.plain_traceback)
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
         exc = None
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,

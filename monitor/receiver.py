@@ -98,7 +98,9 @@ class WebhookReceiver:
         return Handler
 
     def start(self) -> WebhookReceiver:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="webhook-receiver", daemon=True
+        )
         self._thread.start()
         return self
 

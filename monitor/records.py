@@ -53,8 +53,13 @@ class Match:
     score: float  # 1.0 exact; lower for fuzzy
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "field": self.field, "term": self.term, "text": self.text,
-                "score": self.score}
+        return {
+            "rule": self.rule,
+            "field": self.field,
+            "term": self.term,
+            "text": self.text,
+            "score": self.score,
+        }
 
 
 @dataclass(frozen=True, slots=True)

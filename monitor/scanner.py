@@ -46,9 +46,17 @@ class ScanResult:
 class Scanner:
     """Holds what a cycle needs; `run_once` is one scan."""
 
-    def __init__(self, cfg: Config, store: Store, source: HubSource, relay: Relay, *,
-                 matcher: Matcher | None = None, overlap: timedelta = OVERLAP,
-                 delivery_wait: float = DELIVERY_WAIT) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        store: Store,
+        source: HubSource,
+        relay: Relay,
+        *,
+        matcher: Matcher | None = None,
+        overlap: timedelta = OVERLAP,
+        delivery_wait: float = DELIVERY_WAIT,
+    ) -> None:
         self.cfg = cfg
         self.store = store
         self.source = source
@@ -66,9 +74,16 @@ class Scanner:
         for name, found in by_watch.items():
             watch = self._watches[name]
             notifiers = [n.name for n in self.cfg.notifiers_for(watch)]
-            hits.append(NewHit(watch=name, severity=watch.severity, repo=repo,
-                               url=repo_url(self.cfg.hub.endpoint, repo.repo_type, repo.repo_id),
-                               matches=found, notifiers=notifiers))
+            hits.append(
+                NewHit(
+                    watch=name,
+                    severity=watch.severity,
+                    repo=repo,
+                    url=repo_url(self.cfg.hub.endpoint, repo.repo_type, repo.repo_id),
+                    matches=found,
+                    notifiers=notifiers,
+                )
+            )
         return hits
 
     def _scan_type(self, repo_type: str, scan_id: int, now: datetime, result: ScanResult) -> None:
@@ -92,8 +107,14 @@ class Scanner:
             for hit_id in new_ids:
                 hit = self.store.get_hit(hit_id)
                 if hit:
-                    log.warning("hit.new", hit_id=hit_id, watch=hit["watch"], repo_type=repo_type,
-                                repo_id=hit["repo_id"], severity=hit["severity"])
+                    log.info(
+                        "hit.new",
+                        hit_id=hit_id,
+                        watch=hit["watch"],
+                        repo_type=repo_type,
+                        repo_id=hit["repo_id"],
+                        severity=hit["severity"],
+                    )
         # Only now, with every page read and every hit recorded, may the cursor move.
         if newest is not None and newest != cursor:
             self.store.set_cursor(repo_type, newest, scan_id, now=now)
@@ -120,12 +141,23 @@ class Scanner:
         result.hub_requests = self.source.requests - requests_before
         result.delivery = self.relay.drain(self.delivery_wait)
         result.outbox_pending = self.store.outbox_counts()["pending"]
-        self.store.finish_scan(scan_id, outcome=result.outcome, repos_read=result.repos_read,
-                               hub_requests=result.hub_requests, new_hits=len(result.new_hit_ids),
-                               error="; ".join(result.errors) or None)
-        bound.info("scan.done", outcome=result.outcome, repos_read=result.repos_read,
-                   hub_requests=result.hub_requests, new_hits=len(result.new_hit_ids),
-                   delivered=result.delivery.delivered, pending=result.outbox_pending)
+        self.store.finish_scan(
+            scan_id,
+            outcome=result.outcome,
+            repos_read=result.repos_read,
+            hub_requests=result.hub_requests,
+            new_hits=len(result.new_hit_ids),
+            error="; ".join(result.errors) or None,
+        )
+        bound.info(
+            "scan.done",
+            outcome=result.outcome,
+            repos_read=result.repos_read,
+            hub_requests=result.hub_requests,
+            new_hits=len(result.new_hit_ids),
+            delivered=result.delivery.delivered,
+            pending=result.outbox_pending,
+        )
         return result
 
 
@@ -134,7 +166,12 @@ def open_scanner(cfg: Config, *, store: Store | None = None, **source_options: f
     from monitor.dispatch import build_notifiers
 
     store = store or Store.open(cfg.database.path)
-    source = HubSource(cfg.hub.endpoint, cfg.hub.token.reveal() if cfg.hub.token else None,
-                       timeout=cfg.hub.timeout, max_retries=cfg.hub.max_retries, **source_options)
+    source = HubSource(
+        cfg.hub.endpoint,
+        cfg.hub.token.reveal() if cfg.hub.token else None,
+        timeout=cfg.hub.timeout,
+        max_retries=cfg.hub.max_retries,
+        **source_options,
+    )
     relay = Relay(store, build_notifiers(cfg.notifiers))
     return Scanner(cfg, store, source, relay)

@@ -109,8 +109,14 @@ def bounded_json(value: Any, limit: int = MAX_EVIDENCE_BYTES) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     if len(text.encode()) <= limit:
         return text
-    return json.dumps({"truncated": True, "bytes": len(text.encode()),
-                       "head": text.encode()[:limit // 2].decode(errors="ignore")}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "truncated": True,
+            "bytes": len(text.encode()),
+            "head": text.encode()[: limit // 2].decode(errors="ignore"),
+        },
+        ensure_ascii=False,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,13 +210,23 @@ class Store:
             cur = conn.execute("INSERT INTO scans (started_at) VALUES (?)", (iso(now or utcnow()),))
             return int(cur.lastrowid or 0)
 
-    def finish_scan(self, scan_id: int, *, outcome: str, repos_read: int, hub_requests: int,
-                    new_hits: int, error: str | None = None, now: datetime | None = None) -> None:
+    def finish_scan(
+        self,
+        scan_id: int,
+        *,
+        outcome: str,
+        repos_read: int,
+        hub_requests: int,
+        new_hits: int,
+        error: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
         with self._write() as conn:
             conn.execute(
                 "UPDATE scans SET finished_at = ?, outcome = ?, repos_read = ?, hub_requests = ?,"
                 " new_hits = ?, error = ? WHERE id = ?",
-                (iso(now or utcnow()), outcome, repos_read, hub_requests, new_hits, error, scan_id))
+                (iso(now or utcnow()), outcome, repos_read, hub_requests, new_hits, error, scan_id),
+            )
 
     def scans(self, limit: int = 10) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM scans ORDER BY id DESC LIMIT ?", [limit]))
@@ -222,8 +238,9 @@ class Store:
     def cursors(self) -> dict[str, datetime]:
         return {r[0]: parse_iso(r[1]) for r in self.conn.execute("SELECT repo_type, created_at FROM cursors")}
 
-    def set_cursor(self, repo_type: str, created_at: datetime, scan_id: int | None,
-                   now: datetime | None = None) -> None:
+    def set_cursor(
+        self, repo_type: str, created_at: datetime, scan_id: int | None, now: datetime | None = None
+    ) -> None:
         """Move a repo type's cursor forward (never back)."""
         with self._write() as conn:
             conn.execute(
@@ -231,11 +248,14 @@ class Store:
                 " ON CONFLICT(repo_type) DO UPDATE SET created_at = excluded.created_at,"
                 " scan_id = excluded.scan_id, updated_at = excluded.updated_at"
                 " WHERE excluded.created_at > cursors.created_at",
-                (repo_type, iso(created_at), scan_id, iso(now or utcnow())))
+                (repo_type, iso(created_at), scan_id, iso(now or utcnow())),
+            )
 
     # --- hits ----------------------------------------------------------------------------------
 
-    def record_hits(self, scan_id: int | None, hits: Sequence[NewHit], now: datetime | None = None) -> list[int]:
+    def record_hits(
+        self, scan_id: int | None, hits: Sequence[NewHit], now: datetime | None = None
+    ) -> list[int]:
         """Record hits and their outbox rows in one transaction. Returns the ids of hits that are new.
 
         A hit already recorded for (watch, repo type, repo id) only has `last_seen` refreshed: it is
@@ -249,27 +269,43 @@ class Store:
             for hit in hits:
                 repo = hit.repo
                 cur = conn.execute(
-                    "INSERT OR IGNORE INTO hits (watch, repo_type, repo_id, author, url, severity, created_at,"
-                    " first_seen, last_seen, scan_id, matches, repo) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (hit.watch, repo.repo_type, repo.repo_id, repo.author, hit.url, hit.severity,
-                     iso(repo.created_at), stamp, stamp, scan_id,
-                     json.dumps([m.as_dict() for m in hit.matches], ensure_ascii=False),
-                     bounded_json(dict(repo.raw))))
+                    "INSERT OR IGNORE INTO hits (watch, repo_type, repo_id, author, url, severity,"
+                    " created_at, first_seen, last_seen, scan_id, matches, repo)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        hit.watch,
+                        repo.repo_type,
+                        repo.repo_id,
+                        repo.author,
+                        hit.url,
+                        hit.severity,
+                        iso(repo.created_at),
+                        stamp,
+                        stamp,
+                        scan_id,
+                        json.dumps([m.as_dict() for m in hit.matches], ensure_ascii=False),
+                        bounded_json(dict(repo.raw)),
+                    ),
+                )
                 if cur.rowcount != 1:
-                    conn.execute("UPDATE hits SET last_seen = ? WHERE watch = ? AND repo_type = ? AND repo_id = ?",
-                                 (stamp, hit.watch, repo.repo_type, repo.repo_id))
+                    conn.execute(
+                        "UPDATE hits SET last_seen = ? WHERE watch = ? AND repo_type = ? AND repo_id = ?",
+                        (stamp, hit.watch, repo.repo_type, repo.repo_id),
+                    )
                     continue
                 hit_id = int(cur.lastrowid or 0)
                 new_ids.append(hit_id)
                 for notifier in hit.notifiers:
                     conn.execute(
-                        "INSERT INTO outbox (hit_id, notifier, event, webhook_id, created_at, next_attempt_at)"
-                        " VALUES (?, ?, 'hit.created', ?, ?, ?)",
-                        (hit_id, notifier, f"msg_{uuid.uuid4().hex}", stamp, stamp))
+                        "INSERT INTO outbox (hit_id, notifier, event, webhook_id, created_at,"
+                        " next_attempt_at) VALUES (?, ?, 'hit.created', ?, ?, ?)",
+                        (hit_id, notifier, f"msg_{uuid.uuid4().hex}", stamp, stamp),
+                    )
         return new_ids
 
     def _hit_rows(self, where: str = "", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        rows = self.db.query(f"SELECT * FROM hits {where} ORDER BY id", list(params))
+        # `where` is built here from fixed clauses with ? placeholders; values travel as params.
+        rows = self.db.query(f"SELECT * FROM hits {where} ORDER BY id", list(params))  # noqa: S608
         out = []
         for row in rows:
             row["matches"] = json.loads(row["matches"])
@@ -281,8 +317,14 @@ class Store:
         rows = self._hit_rows("WHERE id = ?", [hit_id])
         return rows[0] if rows else None
 
-    def list_hits(self, *, status: str | None = None, watch: str | None = None,
-                  since: datetime | None = None, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    def list_hits(
+        self,
+        *,
+        status: str | None = None,
+        watch: str | None = None,
+        since: datetime | None = None,
+        ids: Sequence[int] | None = None,
+    ) -> list[dict[str, Any]]:
         clauses, params = [], []
         if status:
             clauses.append("status = ?")
@@ -312,35 +354,67 @@ class Store:
             " SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
             " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at, id LIMIT ?)"
             " RETURNING id, hit_id, notifier, event, webhook_id, created_at, attempts",
-            (iso(now + lease), iso(now), iso(now), limit)).fetchall()
+            (iso(now + lease), iso(now), iso(now), limit),
+        ).fetchall()
         self.conn.commit()
         items = []
         for row in sorted(rows):
-            first = self.conn.execute("SELECT MIN(at) FROM attempts WHERE outbox_id = ?", (row[0],)).fetchone()[0]
-            items.append(OutboxItem(id=row[0], hit_id=row[1], notifier=row[2], event=row[3], webhook_id=row[4],
-                                    created_at=parse_iso(row[5]), attempts=row[6],
-                                    first_attempt_at=parse_iso(first) if first else None))
+            first = self.conn.execute(
+                "SELECT MIN(at) FROM attempts WHERE outbox_id = ?", (row[0],)
+            ).fetchone()[0]
+            items.append(
+                OutboxItem(
+                    id=row[0],
+                    hit_id=row[1],
+                    notifier=row[2],
+                    event=row[3],
+                    webhook_id=row[4],
+                    created_at=parse_iso(row[5]),
+                    attempts=row[6],
+                    first_attempt_at=parse_iso(first) if first else None,
+                )
+            )
         return items
 
-    def record_attempt(self, item_id: int, *, ok: bool, at: datetime, status_code: int | None = None,
-                       error: str | None = None, duration_ms: int | None = None,
-                       next_attempt_at: datetime | None = None) -> None:
+    def record_attempt(
+        self,
+        item_id: int,
+        *,
+        ok: bool,
+        at: datetime,
+        status_code: int | None = None,
+        error: str | None = None,
+        duration_ms: int | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
         """Record one delivery attempt and its consequence in one transaction.
 
         ok -> delivered; not ok with next_attempt_at -> pending again; not ok without -> dead letter.
         """
         with self._write() as conn:
-            conn.execute("INSERT INTO attempts (outbox_id, at, ok, status_code, error, duration_ms)"
-                         " VALUES (?, ?, ?, ?, ?, ?)", (item_id, iso(at), int(ok), status_code, error, duration_ms))
+            conn.execute(
+                "INSERT INTO attempts (outbox_id, at, ok, status_code, error, duration_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (item_id, iso(at), int(ok), status_code, error, duration_ms),
+            )
             if ok:
-                conn.execute("UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1,"
-                             " lease_until = NULL, last_error = NULL WHERE id = ?", (iso(at), item_id))
+                conn.execute(
+                    "UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1,"
+                    " lease_until = NULL, last_error = NULL WHERE id = ?",
+                    (iso(at), item_id),
+                )
             elif next_attempt_at is not None:
-                conn.execute("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_until = NULL,"
-                             " last_error = ? WHERE id = ?", (iso(next_attempt_at), error, item_id))
+                conn.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_until = NULL,"
+                    " last_error = ? WHERE id = ?",
+                    (iso(next_attempt_at), error, item_id),
+                )
             else:
-                conn.execute("UPDATE outbox SET status = 'dead', attempts = attempts + 1, lease_until = NULL,"
-                             " last_error = ? WHERE id = ?", (error, item_id))
+                conn.execute(
+                    "UPDATE outbox SET status = 'dead', attempts = attempts + 1, lease_until = NULL,"
+                    " last_error = ? WHERE id = ?",
+                    (error, item_id),
+                )
 
     def next_due(self) -> datetime | None:
         row = self.conn.execute(
@@ -355,10 +429,12 @@ class Store:
         return counts
 
     def outbox_rows(self, statuses: Sequence[str] = ("pending", "dead")) -> list[dict[str, Any]]:
-        marks = ",".join("?" * len(statuses))
-        return list(self.db.query(
-            f"SELECT o.*, h.watch, h.repo_type, h.repo_id FROM outbox o JOIN hits h ON h.id = o.hit_id"
-            f" WHERE o.status IN ({marks}) ORDER BY o.id", list(statuses)))
+        marks = ",".join("?" * len(statuses))  # placeholders only; values travel as params
+        sql = (  # noqa: S608
+            "SELECT o.*, h.watch, h.repo_type, h.repo_id FROM outbox o JOIN hits h ON h.id = o.hit_id"
+            f" WHERE o.status IN ({marks}) ORDER BY o.id"
+        )
+        return list(self.db.query(sql, list(statuses)))
 
     def attempts_for(self, outbox_id: int) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM attempts WHERE outbox_id = ? ORDER BY id", [outbox_id]))

@@ -19,7 +19,7 @@ os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"  # the discard port: nothing an
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("LEAKMON_CONFIG", None)
 
-import pytest  # noqa: E402
+import pytest
 
 BLOCKED: list[Any] = []
 _real_connect = socket.socket.connect
@@ -65,8 +65,14 @@ def receiver() -> Iterator[Any]:
         yield r
 
 
-def write_config(path: Path, *, endpoint: str | None, hook_url: str | None = None,
-                 watches: str | None = None, extra: str = "") -> Path:
+def write_config(
+    path: Path,
+    *,
+    endpoint: str | None,
+    hook_url: str | None = None,
+    watches: str | None = None,
+    extra: str = "",
+) -> Path:
     """A realistic config file for tests: one critical `sora` watch and a webhook to `hook_url`."""
     hub = f'endpoint = "{endpoint}"\n' if endpoint else ""
     text = f"""
@@ -78,13 +84,17 @@ max_retries = 2
 [database]
 path = "leakmon.db"
 """
-    text += watches if watches is not None else """
+    text += (
+        watches
+        if watches is not None
+        else """
 [[watch]]
 name = "sora"
 terms = ["sora", "sora-turbo"]
 ignore_authors = ["openai"]
 severity = "critical"
 """
+    )
     if hook_url:
         text += f"""
 [[notifier]]
@@ -117,14 +127,31 @@ def make_scanner() -> Iterator[Callable[..., Any]]:
 
     made: list[Any] = []
 
-    def make(path: Path, *, schedule: tuple[float, ...] = (0.05, 0.1, 0.2), delivery_wait: float = 5.0,
-             base_wait: float = 0.01, **relay_options: Any) -> Any:
+    def make(
+        path: Path,
+        *,
+        schedule: tuple[float, ...] = (0.05, 0.1, 0.2),
+        delivery_wait: float = 5.0,
+        base_wait: float = 0.01,
+        **relay_options: Any,
+    ) -> Any:
         cfg = config.load(path)
         store = Store.open(cfg.database.path)
-        source = HubSource(cfg.hub.endpoint, None, timeout=cfg.hub.timeout, max_retries=cfg.hub.max_retries,
-                           base_wait=base_wait, max_wait=base_wait * 4)
-        relay = Relay(store, build_notifiers(cfg.notifiers), schedule=schedule,
-                      lease=timedelta(seconds=30), **relay_options)
+        source = HubSource(
+            cfg.hub.endpoint,
+            None,
+            timeout=cfg.hub.timeout,
+            max_retries=cfg.hub.max_retries,
+            base_wait=base_wait,
+            max_wait=base_wait * 4,
+        )
+        relay = Relay(
+            store,
+            build_notifiers(cfg.notifiers),
+            schedule=schedule,
+            lease=timedelta(seconds=30),
+            **relay_options,
+        )
         scanner = Scanner(cfg, store, source, relay, delivery_wait=delivery_wait)
         made.append(scanner)
         return scanner

@@ -31,37 +31,92 @@ secret = "{SECRET}"
 BAD: list[tuple[str, str, str]] = [
     ("invalid TOML", "[hub\nendpoint = 1", "not valid TOML"),
     ("unknown top-level section", GOOD + "\n[hubb]\nx = 1\n", "hubb: unknown section"),
-    ("unknown key", GOOD.replace("terms = [\"sora\"]", "terms = [\"sora\"]\nterm = \"x\""),
-     "watch[0].term: unknown key"),
-    ("wrong type", GOOD.replace('endpoint = "http://127.0.0.1:9"', 'endpoint = "http://127.0.0.1:9"\nlookback = "1d"'),
-     "hub.lookback: must be an integer"),
-    ("empty terms", GOOD.replace('terms = ["sora"]', "terms = []"), "watch[0].terms: must be a non-empty list"),
-    ("terms not a list", GOOD.replace('terms = ["sora"]', 'terms = "sora"'), "watch[0].terms: must be a list"),
-    ("bad regex", GOOD.replace('terms = ["sora"]', "terms = [\"sora\"]\npatterns = ['sora[']"),
-     "watch[0].patterns: [0] is not a valid regular expression"),
-    ("duplicate watch names", GOOD + '\n[[watch]]\nname = "sora"\nterms = ["x"]\n',
-     "watch[1].name: duplicate watch name 'sora'"),
-    ("notify names no notifier", GOOD.replace('terms = ["sora"]', 'terms = ["sora"]\nnotify = ["secruity"]'),
-     "watch[0].notify: names no notifier 'secruity'"),
-    ("unset ${VAR}", GOOD.replace("https://hooks.example.com/leaks", "${LEAKMON_TEST_UNSET_VAR}"),
-     "notifier[0].url: environment variable LEAKMON_TEST_UNSET_VAR is not set"),
-    ("unreadable *_file", GOOD.replace(f'secret = "{SECRET}"', 'secret_file = "does-not-exist.txt"'),
-     "notifier[0].secret_file: cannot read"),
-    ("bad severity", GOOD.replace('terms = ["sora"]', 'terms = ["sora"]\nseverity = "urgent"'),
-     "watch[0].severity: must be one of low, medium, high, critical"),
-    ("both X and X_file", GOOD.replace(f'secret = "{SECRET}"', f'secret = "{SECRET}"\nsecret_file = "s.txt"'),
-     "notifier[0].secret_file: give either secret or secret_file"),
-    ("unknown notifier type", GOOD.replace('type = "webhook"', 'type = "pager"'),
-     "notifier[0].type: unknown notifier type 'pager'"),
-    ("bad webhook secret", GOOD.replace(SECRET, "hunter2"), "notifier[0].secret: must be a Standard Webhooks key"),
-    ("private target", GOOD.replace("https://hooks.example.com/leaks", "http://10.0.0.5/hook"),
-     "notifier[0].url: points at the private address 10.0.0.5"),
-    ("not a URL", GOOD.replace("https://hooks.example.com/leaks", "ftp://x/y"), "notifier[0].url: must be an http(s) URL"),
-    ("bad repo type", GOOD.replace('endpoint = "http://127.0.0.1:9"', 'repo_types = ["models"]'),
-     "hub.repo_types: unknown repo type 'models'"),
+    (
+        "unknown key",
+        GOOD.replace('terms = ["sora"]', 'terms = ["sora"]\nterm = "x"'),
+        "watch[0].term: unknown key",
+    ),
+    (
+        "wrong type",
+        GOOD.replace('endpoint = "http://127.0.0.1:9"', 'endpoint = "http://127.0.0.1:9"\nlookback = "1d"'),
+        "hub.lookback: must be an integer",
+    ),
+    (
+        "empty terms",
+        GOOD.replace('terms = ["sora"]', "terms = []"),
+        "watch[0].terms: must be a non-empty list",
+    ),
+    (
+        "terms not a list",
+        GOOD.replace('terms = ["sora"]', 'terms = "sora"'),
+        "watch[0].terms: must be a list",
+    ),
+    (
+        "bad regex",
+        GOOD.replace('terms = ["sora"]', "terms = [\"sora\"]\npatterns = ['sora[']"),
+        "watch[0].patterns: [0] is not a valid regular expression",
+    ),
+    (
+        "duplicate watch names",
+        GOOD + '\n[[watch]]\nname = "sora"\nterms = ["x"]\n',
+        "watch[1].name: duplicate watch name 'sora'",
+    ),
+    (
+        "notify names no notifier",
+        GOOD.replace('terms = ["sora"]', 'terms = ["sora"]\nnotify = ["secruity"]'),
+        "watch[0].notify: names no notifier 'secruity'",
+    ),
+    (
+        "unset ${VAR}",
+        GOOD.replace("https://hooks.example.com/leaks", "${LEAKMON_TEST_UNSET_VAR}"),
+        "notifier[0].url: environment variable LEAKMON_TEST_UNSET_VAR is not set",
+    ),
+    (
+        "unreadable *_file",
+        GOOD.replace(f'secret = "{SECRET}"', 'secret_file = "does-not-exist.txt"'),
+        "notifier[0].secret_file: cannot read",
+    ),
+    (
+        "bad severity",
+        GOOD.replace('terms = ["sora"]', 'terms = ["sora"]\nseverity = "urgent"'),
+        "watch[0].severity: must be one of low, medium, high, critical",
+    ),
+    (
+        "both X and X_file",
+        GOOD.replace(f'secret = "{SECRET}"', f'secret = "{SECRET}"\nsecret_file = "s.txt"'),
+        "notifier[0].secret_file: give either secret or secret_file",
+    ),
+    (
+        "unknown notifier type",
+        GOOD.replace('type = "webhook"', 'type = "pager"'),
+        "notifier[0].type: unknown notifier type 'pager'",
+    ),
+    (
+        "bad webhook secret",
+        GOOD.replace(SECRET, "hunter2"),
+        "notifier[0].secret: must be a Standard Webhooks key",
+    ),
+    (
+        "private target",
+        GOOD.replace("https://hooks.example.com/leaks", "http://10.0.0.5/hook"),
+        "notifier[0].url: points at the private address 10.0.0.5",
+    ),
+    (
+        "not a URL",
+        GOOD.replace("https://hooks.example.com/leaks", "ftp://x/y"),
+        "notifier[0].url: must be an http(s) URL",
+    ),
+    (
+        "bad repo type",
+        GOOD.replace('endpoint = "http://127.0.0.1:9"', 'repo_types = ["models"]'),
+        "hub.repo_types: unknown repo type 'models'",
+    ),
     ("no watches", GOOD.split("[[watch]]")[0], "watch: at least one [[watch]]"),
-    ("bool for int", GOOD.replace('endpoint = "http://127.0.0.1:9"', "lookback = true"),
-     "hub.lookback: must be an integer"),
+    (
+        "bool for int",
+        GOOD.replace('endpoint = "http://127.0.0.1:9"', "lookback = true"),
+        "hub.lookback: must be an integer",
+    ),
     ("term without letters", GOOD.replace('terms = ["sora"]', 'terms = ["--"]'), "watch[0].terms: term '--'"),
 ]
 
@@ -88,11 +143,14 @@ def test_good_config_resolves_vars_files_and_redacts(tmp_path: Path, monkeypatch
     monkeypatch.setenv("LEAK_URL", "https://hooks.example.com/T000/B000/very-secret-path")
     monkeypatch.setenv("HF_TOKEN_FOR_TEST", "hf_abcdefghijklmnop")
     path = tmp_path / "leakmon.toml"
-    path.write_text(GOOD.replace("https://hooks.example.com/leaks", "${LEAK_URL}")
-                    .replace(f'secret = "{SECRET}"', 'secret_file = "secret.txt"')
-                    .replace('endpoint = "http://127.0.0.1:9"',
-                             'endpoint = "http://127.0.0.1:9"\ntoken = "${HF_TOKEN_FOR_TEST}"\n'
-                             'repo_types = ["space"]'))
+    path.write_text(
+        GOOD.replace("https://hooks.example.com/leaks", "${LEAK_URL}")
+        .replace(f'secret = "{SECRET}"', 'secret_file = "secret.txt"')
+        .replace(
+            'endpoint = "http://127.0.0.1:9"',
+            'endpoint = "http://127.0.0.1:9"\ntoken = "${HF_TOKEN_FOR_TEST}"\nrepo_types = ["space"]',
+        )
+    )
     cfg = config.load(path)
     assert cfg.hub.token is not None and cfg.hub.token.reveal() == "hf_abcdefghijklmnop"
     assert cfg.hub.repo_types == ("space",)
@@ -112,7 +170,9 @@ def test_good_config_resolves_vars_files_and_redacts(tmp_path: Path, monkeypatch
 
 def test_literal_dollar_and_config_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "custom.toml"
-    path.write_text(GOOD.replace('name = "sora"\nterms = ["sora"]', 'name = "sora"\nterms = ["$${NOT_A_VAR}x"]'))
+    path.write_text(
+        GOOD.replace('name = "sora"\nterms = ["sora"]', 'name = "sora"\nterms = ["$${NOT_A_VAR}x"]')
+    )
     monkeypatch.setenv("LEAKMON_CONFIG", str(path))
     cfg = config.load(None)
     assert cfg.watches[0].terms == ("${NOT_A_VAR}x",)

@@ -90,8 +90,14 @@ def test_retries_end_in_a_dead_letter(store: Store) -> None:
     store.record_hits(None, [new_hit(notifiers=("security",))], now=T0)
     clock = [T0]
     notifier = Flaky([DeliveryError("HTTP 500", recoverable=True)] * 100)
-    relay = Relay(store, {"security": notifier}, schedule=(600, 3600), max_age=timedelta(hours=3),
-                  jitter=0, clock=lambda: clock[0])
+    relay = Relay(
+        store,
+        {"security": notifier},
+        schedule=(600, 3600),
+        max_age=timedelta(hours=3),
+        jitter=0,
+        clock=lambda: clock[0],
+    )
     for _ in range(10):
         relay.deliver_due()
         clock[0] += timedelta(hours=1)

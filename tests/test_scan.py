@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,16 +26,24 @@ def listing_requests(sim: Any) -> list[Any]:
 def add_noise(sim: Any, n: int, repo_type: str = "model", start: datetime | None = None) -> None:
     start = start or NOW - timedelta(minutes=1)
     for i in range(n):
-        sim.add_repo(repo_type, f"user{i % 97}/bert-base-finetuned-{i}", created_at=start - timedelta(seconds=20 * i))
+        sim.add_repo(
+            repo_type, f"user{i % 97}/bert-base-finetuned-{i}", created_at=start - timedelta(seconds=20 * i)
+        )
 
 
 def add_sora(sim: Any, created: datetime | None = None) -> None:
-    sim.add_repo("space", "PR-Puppets/PR-Puppet-Sora", created_at=created or NOW - timedelta(hours=2),
-                 card_data={"title": "PR Puppet Sora"}, sdk="gradio")
+    sim.add_repo(
+        "space",
+        "PR-Puppets/PR-Puppet-Sora",
+        created_at=created or NOW - timedelta(hours=2),
+        card_data={"title": "PR Puppet Sora"},
+        sdk="gradio",
+    )
 
 
-def test_first_scan_alerts_the_leak_once_and_records_it(sim: Any, receiver: Any, config_file: Path,
-                                                        make_scanner: Any) -> None:
+def test_first_scan_alerts_the_leak_once_and_records_it(
+    sim: Any, receiver: Any, config_file: Path, make_scanner: Any
+) -> None:
     add_noise(sim, 50)
     add_sora(sim)
     for lookalike in ("riot-fan/soraka-build-guide", "tessora/tessora-7b", "music/sorabji-piano"):
@@ -52,8 +61,13 @@ def test_first_scan_alerts_the_leak_once_and_records_it(sim: Any, receiver: Any,
     assert body["data"]["repo_id"] == "PR-Puppets/PR-Puppet-Sora"
     assert body["data"]["severity"] == "critical"
     assert body["data"]["url"] == f"{sim.url}/spaces/PR-Puppets/PR-Puppet-Sora"
-    assert {"rule": "term", "field": "repo_id", "term": "sora", "text": "PR-Puppet-Sora", "score": 1.0} \
-        in body["data"]["matches"]
+    assert {
+        "rule": "term",
+        "field": "repo_id",
+        "term": "sora",
+        "text": "PR-Puppet-Sora",
+        "score": 1.0,
+    } in body["data"]["matches"]
 
     # The listing asked for exactly the fields the matcher needs, newest first, pages of 1000.
     for request in listing_requests(sim):
@@ -66,12 +80,18 @@ def test_first_scan_alerts_the_leak_once_and_records_it(sim: Any, receiver: Any,
     (hit,) = json.loads(out.stdout)
     for key in ("id", "watch", "repo_type", "repo_id", "url", "status", "severity", "first_seen"):
         assert key in hit
-    assert (hit["watch"], hit["repo_type"], hit["status"], hit["severity"]) == ("sora", "space", "new", "critical")
+    assert (hit["watch"], hit["repo_type"], hit["status"], hit["severity"]) == (
+        "sora",
+        "space",
+        "new",
+        "critical",
+    )
     assert datetime.fromisoformat(hit["first_seen"]).tzinfo is not None
 
 
 def test_second_scan_alerts_only_what_is_new_and_idle_scan_is_one_request_per_type(
-        sim: Any, receiver: Any, config_file: Path, make_scanner: Any) -> None:
+    sim: Any, receiver: Any, config_file: Path, make_scanner: Any
+) -> None:
     add_noise(sim, 30)
     add_sora(sim)
     scanner = make_scanner(config_file)
@@ -82,7 +102,9 @@ def test_second_scan_alerts_only_what_is_new_and_idle_scan_is_one_request_per_ty
     second = scanner.run_once()
     assert len(second.new_hit_ids) == 1
     assert [d.json["data"]["repo_id"] for d in receiver.accepted()] == [
-        "PR-Puppets/PR-Puppet-Sora", "leaker/sora-turbo-weights"]
+        "PR-Puppets/PR-Puppet-Sora",
+        "leaker/sora-turbo-weights",
+    ]
 
     sim.clear_log()
     idle = scanner.run_once()
@@ -92,7 +114,9 @@ def test_second_scan_alerts_only_what_is_new_and_idle_scan_is_one_request_per_ty
     assert len(receiver.deliveries) == 2
 
 
-def test_idle_cost_does_not_grow_with_watches(sim: Any, receiver: Any, tmp_path: Path, make_scanner: Any) -> None:
+def test_idle_cost_does_not_grow_with_watches(
+    sim: Any, receiver: Any, tmp_path: Path, make_scanner: Any
+) -> None:
     watches = "".join(f'\n[[watch]]\nname = "w{i}"\nterms = ["model{i}name"]\n' for i in range(100))
     path = write_config(tmp_path / "leakmon.toml", endpoint=sim.url, hook_url=receiver.url, watches=watches)
     add_noise(sim, 10)
@@ -103,7 +127,9 @@ def test_idle_cost_does_not_grow_with_watches(sim: Any, receiver: Any, tmp_path:
     assert len(sim.requests()) == 3
 
 
-def test_pagination_over_2500_new_repos(sim: Any, receiver: Any, config_file: Path, make_scanner: Any) -> None:
+def test_pagination_over_2500_new_repos(
+    sim: Any, receiver: Any, config_file: Path, make_scanner: Any
+) -> None:
     add_noise(sim, 2500)  # newest first: 2,500 models over ~14 hours
     sim.add_repo("model", "miqudev/sora-1-70b", created_at=NOW - timedelta(hours=15))  # on the 3rd page
     result = make_scanner(config_file).run_once()
@@ -115,8 +141,9 @@ def test_pagination_over_2500_new_repos(sim: Any, receiver: Any, config_file: Pa
     assert receiver.accepted()[0].json["data"]["repo_id"] == "miqudev/sora-1-70b"
 
 
-def test_429_storm_and_500_on_page_2_are_retried(sim: Any, receiver: Any, config_file: Path,
-                                                  make_scanner: Any) -> None:
+def test_429_storm_and_500_on_page_2_are_retried(
+    sim: Any, receiver: Any, config_file: Path, make_scanner: Any
+) -> None:
     add_noise(sim, 1500)
     sim.add_repo("model", "x/sora-weights", created_at=NOW - timedelta(hours=10))  # page 2
     sim.rate_limit_burst(count=2, reset=0, path=r"^/api/models$")
@@ -129,7 +156,8 @@ def test_429_storm_and_500_on_page_2_are_retried(sim: Any, receiver: Any, config
 
 
 def test_page_that_keeps_failing_exits_3_and_next_scan_finds_everything(
-        sim: Any, receiver: Any, config_file: Path, make_scanner: Any) -> None:
+    sim: Any, receiver: Any, config_file: Path, make_scanner: Any
+) -> None:
     add_noise(sim, 1500)
     sim.add_repo("model", "x/sora-weights", created_at=NOW - timedelta(hours=10))  # page 2
     add_sora(sim)
@@ -156,15 +184,18 @@ def test_page_that_keeps_failing_exits_3_and_next_scan_finds_everything(
     assert scanner.store.get_cursor("model") is not None
 
 
-def test_malformed_json_once_is_retried(sim: Any, receiver: Any, config_file: Path, make_scanner: Any) -> None:
+def test_malformed_json_once_is_retried(
+    sim: Any, receiver: Any, config_file: Path, make_scanner: Any
+) -> None:
     add_sora(sim)
     sim.malformed_json(path=r"^/api/spaces$", times=1)
     result = make_scanner(config_file).run_once()
     assert result.ok and len(result.new_hit_ids) == 1
 
 
-def test_webhook_failing_twice_gets_the_alert_once(sim: Any, receiver: Any, config_file: Path,
-                                                    make_scanner: Any) -> None:
+def test_webhook_failing_twice_gets_the_alert_once(
+    sim: Any, receiver: Any, config_file: Path, make_scanner: Any
+) -> None:
     add_sora(sim)
     receiver.fail_next([500, 502])
     result = make_scanner(config_file).run_once()
@@ -174,20 +205,24 @@ def test_webhook_failing_twice_gets_the_alert_once(sim: Any, receiver: Any, conf
     assert all(d.verified for d in receiver.deliveries)
 
 
-def test_undelivered_alert_waits_in_the_outbox_for_the_next_scan(sim: Any, receiver: Any, config_file: Path,
-                                                                 make_scanner: Any) -> None:
+def test_undelivered_alert_waits_in_the_outbox_for_the_next_scan(
+    sim: Any, receiver: Any, config_file: Path, make_scanner: Any
+) -> None:
     add_sora(sim)
-    receiver.fail_next([503] * 3)
-    scanner = make_scanner(config_file, schedule=(0.05,), delivery_wait=0.2)
+    receiver.fail_next([503])
+    scanner = make_scanner(config_file, schedule=(0.05,), delivery_wait=0)
     first = scanner.run_once()
     assert first.outbox_pending == 1 and first.delivery.delivered == 0
+    time.sleep(0.1)  # the retry is due
     second = scanner.run_once()
     assert second.new_hit_ids == [] and second.delivery.delivered == 1
     ids = {d.headers["webhook-id"] for d in receiver.deliveries}
     assert len(ids) == 1 and len(receiver.accepted()) == 1
 
 
-def test_late_repo_within_overlap_is_found(sim: Any, receiver: Any, config_file: Path, make_scanner: Any) -> None:
+def test_late_repo_within_overlap_is_found(
+    sim: Any, receiver: Any, config_file: Path, make_scanner: Any
+) -> None:
     sim.add_repo("model", "a/newest", created_at=NOW)
     scanner = make_scanner(config_file)
     scanner.run_once()
@@ -197,19 +232,26 @@ def test_late_repo_within_overlap_is_found(sim: Any, receiver: Any, config_file:
 
 
 def test_title_match_and_clock_skew(sim: Any, receiver: Any, config_file: Path, make_scanner: Any) -> None:
-    sim.add_repo("space", "innocent/video-demo", created_at=NOW - timedelta(minutes=5),
-                 card_data={"title": "Sora Video Generator"})
+    sim.add_repo(
+        "space",
+        "innocent/video-demo",
+        created_at=NOW - timedelta(minutes=5),
+        card_data={"title": "Sora Video Generator"},
+    )
     sim.add_repo("model", "future/model", created_at=NOW + timedelta(days=30))  # a bogus createdAt
+    sim.add_repo("model", "normal/model", created_at=NOW - timedelta(minutes=1))
     scanner = make_scanner(config_file)
     result = scanner.run_once()
     (hit,) = scanner.store.list_hits()
     assert hit["matches"][0]["field"] == "title"
     assert result.ok
-    assert scanner.store.get_cursor("model") < NOW + timedelta(hours=2)  # not moved to the future
+    # The cursor follows the newest plausible repo, not the one dated a month ahead.
+    assert abs(scanner.store.get_cursor("model") - (NOW - timedelta(minutes=1))) < timedelta(seconds=1)
 
 
-def test_hf_endpoint_environment_is_honoured(sim: Any, receiver: Any, tmp_path: Path, make_scanner: Any,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hf_endpoint_environment_is_honoured(
+    sim: Any, receiver: Any, tmp_path: Path, make_scanner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_ENDPOINT", sim.url)
     path = write_config(tmp_path / "leakmon.toml", endpoint=None, hook_url=receiver.url)
     add_sora(sim)

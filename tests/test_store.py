@@ -16,9 +16,17 @@ from monitor.store import NewHit, Store, iso
 T0 = datetime(2024, 11, 26, 13, 9, 54, tzinfo=UTC)
 
 
-def new_hit(repo_id: str = "PR-Puppets/PR-Puppet-Sora", notifiers: tuple[str, ...] = ("security", "ops")) -> NewHit:
-    repo = Repo("space", repo_id, T0, author=repo_id.split("/")[0], title="PR Puppet Sora",
-                raw={"id": repo_id, "createdAt": "2024-11-26T13:09:54.000Z"})
+def new_hit(
+    repo_id: str = "PR-Puppets/PR-Puppet-Sora", notifiers: tuple[str, ...] = ("security", "ops")
+) -> NewHit:
+    repo = Repo(
+        "space",
+        repo_id,
+        T0,
+        author=repo_id.split("/")[0],
+        title="PR Puppet Sora",
+        raw={"id": repo_id, "createdAt": "2024-11-26T13:09:54.000Z"},
+    )
     match = Match("sora", "term", "repo_id", "sora", repo.name, 1.0)
     return NewHit("sora", "critical", repo, f"https://huggingface.co/spaces/{repo_id}", [match], notifiers)
 

@@ -23,19 +23,33 @@ from monitor.notifiers.webhook import WebhookNotifier
 from monitor.records import Alert
 from tests.conftest import SECRET
 
-ALERT = Alert(event="hit.created", delivery_id="msg_0123456789abcdef",
-              timestamp=datetime(2024, 11, 26, 13, 9, 54, tzinfo=UTC),
-              data={"id": 17, "watch": "sora", "severity": "critical", "repo_type": "space",
-                    "repo_id": "PR-Puppets/PR-Puppet-Sora",
-                    "url": "https://huggingface.co/spaces/PR-Puppets/PR-Puppet-Sora", "author": "PR-Puppets",
-                    "created_at": "2024-11-26T13:09:54Z",
-                    "matches": [{"rule": "term", "field": "repo_id", "term": "sora", "text": "PR-Puppet-Sora",
-                                 "score": 1.0}]})
+ALERT = Alert(
+    event="hit.created",
+    delivery_id="msg_0123456789abcdef",
+    timestamp=datetime(2024, 11, 26, 13, 9, 54, tzinfo=UTC),
+    data={
+        "id": 17,
+        "watch": "sora",
+        "severity": "critical",
+        "repo_type": "space",
+        "repo_id": "PR-Puppets/PR-Puppet-Sora",
+        "url": "https://huggingface.co/spaces/PR-Puppets/PR-Puppet-Sora",
+        "author": "PR-Puppets",
+        "created_at": "2024-11-26T13:09:54Z",
+        "matches": [
+            {"rule": "term", "field": "repo_id", "term": "sora", "text": "PR-Puppet-Sora", "score": 1.0}
+        ],
+    },
+)
 
 
 def make(url: str, allow_private: bool = False) -> WebhookNotifier:
-    return WebhookNotifier("security", MappingProxyType(
-        {"url": url, "secret": Secret(SECRET), "allow_private": allow_private, "timeout": 5.0}))
+    return WebhookNotifier(
+        "security",
+        MappingProxyType(
+            {"url": url, "secret": Secret(SECRET), "allow_private": allow_private, "timeout": 5.0}
+        ),
+    )
 
 
 def own_signature(headers: dict[str, str], body: bytes) -> str:
@@ -79,7 +93,7 @@ def test_name_resolving_to_private_address_refused(monkeypatch: pytest.MonkeyPat
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", port))]
 
     monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
-    with pytest.raises(DeliveryError, match="169.254.169.254"):
+    with pytest.raises(DeliveryError, match=r"169\.254\.169\.254"):
         make("https://innocent.example.com/hook").send(ALERT)
 
 
@@ -96,10 +110,22 @@ URL = "https://hooks.example.com/services/T0/B0/secret-token"
 
 @pytest.mark.usefixtures("public_dns")
 @responses.activate
-@pytest.mark.parametrize(("status", "recoverable"), [
-    (500, True), (502, True), (503, True), (429, True), (408, True),
-    (400, False), (401, False), (404, False), (410, False), (301, False), (307, False),
-])
+@pytest.mark.parametrize(
+    ("status", "recoverable"),
+    [
+        (500, True),
+        (502, True),
+        (503, True),
+        (429, True),
+        (408, True),
+        (400, False),
+        (401, False),
+        (404, False),
+        (410, False),
+        (301, False),
+        (307, False),
+    ],
+)
 def test_status_classification(status: int, recoverable: bool) -> None:
     headers = {"Location": "https://elsewhere.example/"} if 300 <= status < 400 else {}
     responses.post(URL, status=status, headers=headers)

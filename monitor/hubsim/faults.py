@@ -94,7 +94,9 @@ class FaultSet:
 class FixedWindow:
     """A fixed-window request counter, like the Hub's per-IP buckets (one per simulator)."""
 
-    def __init__(self, name: str, quota: int, window: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, name: str, quota: int, window: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.name = name
         self._clock = clock
         self._lock = threading.Lock()

@@ -9,28 +9,83 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 # Extensions the Hub's default .gitattributes routes through LFS; big files go there too.
-LFS_EXTENSIONS = frozenset({
-    ".7z", ".arrow", ".bin", ".bz2", ".ckpt", ".ftz", ".gguf", ".gz", ".h5", ".joblib", ".lz4", ".mlmodel",
-    ".model", ".msgpack", ".npy", ".npz", ".onnx", ".ot", ".parquet", ".pb", ".pickle", ".pkl", ".pt", ".pth",
-    ".rar", ".safetensors", ".tar", ".tflite", ".tgz", ".wasm", ".xz", ".zip", ".zst", ".mp4", ".wav", ".mp3",
-    ".png", ".jpg", ".jpeg", ".webp",
-})
+LFS_EXTENSIONS = frozenset(
+    {
+        ".7z",
+        ".arrow",
+        ".bin",
+        ".bz2",
+        ".ckpt",
+        ".ftz",
+        ".gguf",
+        ".gz",
+        ".h5",
+        ".joblib",
+        ".lz4",
+        ".mlmodel",
+        ".model",
+        ".msgpack",
+        ".npy",
+        ".npz",
+        ".onnx",
+        ".ot",
+        ".parquet",
+        ".pb",
+        ".pickle",
+        ".pkl",
+        ".pt",
+        ".pth",
+        ".rar",
+        ".safetensors",
+        ".tar",
+        ".tflite",
+        ".tgz",
+        ".wasm",
+        ".xz",
+        ".zip",
+        ".zst",
+        ".mp4",
+        ".wav",
+        ".mp3",
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".webp",
+    }
+)
 LFS_THRESHOLD = 10 * 1024 * 1024
 
-GITATTRIBUTES = "".join(
-    f"*{ext} filter=lfs diff=lfs merge=lfs -text\n"
-    for ext in sorted(LFS_EXTENSIONS - {".mp4", ".wav", ".mp3", ".png", ".jpg", ".jpeg", ".webp"})
-) + "*tfevents* filter=lfs diff=lfs merge=lfs -text\n"
+GITATTRIBUTES = (
+    "".join(
+        f"*{ext} filter=lfs diff=lfs merge=lfs -text\n"
+        for ext in sorted(LFS_EXTENSIONS - {".mp4", ".wav", ".mp3", ".png", ".jpg", ".jpeg", ".webp"})
+    )
+    + "*tfevents* filter=lfs diff=lfs merge=lfs -text\n"
+)
 
 # Bytes per element, for data_offsets in safetensors headers.
 DTYPE_BYTES: dict[str, int] = {
-    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1,
-    "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "U16": 2, "U32": 4, "U64": 8, "BOOL": 1,
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U8": 1,
+    "U16": 2,
+    "U32": 4,
+    "U64": 8,
+    "BOOL": 1,
 }
 
 TensorSpec = tuple[str, Sequence[int]]  # (dtype, shape)
@@ -55,20 +110,39 @@ class FileEntry:
     {"gguf": {...}}; the repo's `safetensors`/`gguf` fields fall back to it.
     """
 
-    __slots__ = ("_oid", "head", "lfs_sha256", "meta", "path", "size")
+    __slots__ = ("_head", "_head_fn", "_oid", "lfs_sha256", "meta", "path", "size")
 
-    def __init__(self, path: str, head: bytes, size: int, lfs_sha256: str | None = None,
-                 meta: dict[str, Any] | None = None) -> None:
-        if size < len(head):
+    def __init__(
+        self,
+        path: str,
+        head: bytes | Callable[[], bytes],
+        size: int,
+        lfs_sha256: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        # A callable head is built on first read: noise repos declare thousands of weight files.
+        lazy = callable(head)
+        if not lazy and size < len(head):
             raise ValueError(f"{path}: size {size} is smaller than the content ({len(head)} bytes)")
-        if lfs_sha256 is None and size != len(head):
+        if lfs_sha256 is None and (lazy or size != len(head)):
             raise ValueError(f"{path}: only LFS files can have synthetic content")
         self.path = path
-        self.head = head
+        self._head: bytes | None = None if lazy else head  # type: ignore[assignment]
+        self._head_fn = head if lazy else None
         self.size = size
         self.lfs_sha256 = lfs_sha256
         self.meta = meta or {}
         self._oid: str | None = None
+
+    @property
+    def head(self) -> bytes:
+        if self._head is None:
+            assert self._head_fn is not None
+            head = self._head_fn()
+            if len(head) > self.size:
+                raise ValueError(f"{self.path}: content larger than its declared size")
+            self._head, self._head_fn = head, None
+        return self._head
 
     @property
     def is_lfs(self) -> bool:
@@ -127,9 +201,15 @@ def _fake_sha256(path: str, head: bytes, size: int) -> str:
     return h.hexdigest()
 
 
-def make_file(path: str, content: bytes | str | None = None, *, lfs_sha256: str | None = None,
-              size: int | None = None, lfs: bool | None = None,
-              meta: dict[str, Any] | None = None) -> FileEntry:
+def make_file(
+    path: str,
+    content: bytes | str | None = None,
+    *,
+    lfs_sha256: str | None = None,
+    size: int | None = None,
+    lfs: bool | None = None,
+    meta: dict[str, Any] | None = None,
+) -> FileEntry:
     """Build a FileEntry.
 
     - `content` alone: a real file; stored in LFS if `lfs` says so, or (lfs=None) by extension/size.
@@ -148,7 +228,7 @@ def make_file(path: str, content: bytes | str | None = None, *, lfs_sha256: str 
         raise ValueError(f"{path}: size {size} is smaller than the content ({len(head)} bytes)")
     synthetic = size > len(head)
     if lfs is None:
-        ext = path[path.rfind("."):].lower() if "." in path.rsplit("/", 1)[-1] else ""
+        ext = path[path.rfind(".") :].lower() if "." in path.rsplit("/", 1)[-1] else ""
         lfs = synthetic or lfs_sha256 is not None or ext in LFS_EXTENSIONS or size > LFS_THRESHOLD
     if not lfs:
         if synthetic:
@@ -161,12 +241,15 @@ def make_file(path: str, content: bytes | str | None = None, *, lfs_sha256: str 
 
 # --- safetensors ---------------------------------------------------------------------------------
 
-def safetensors_header(tensors: Mapping[str, TensorSpec],
-                       metadata: Mapping[str, str] | None = None) -> tuple[bytes, int]:
+
+def safetensors_header(
+    tensors: Mapping[str, TensorSpec], metadata: Mapping[str, str] | None = None, *, pad_to: int | None = None
+) -> tuple[bytes, int]:
     """Return (prefix, total_size) of a safetensors file holding `tensors` = {name: (dtype, shape)}.
 
-    The prefix is the 8-byte little-endian header length plus the JSON header (space-padded to 8
-    bytes as the format recommends); the tensor data that follows up to total_size may be zeros.
+    The prefix is the 8-byte little-endian header length plus the JSON header, space-padded to a
+    multiple of 8 (or to `pad_to` bytes) as the format allows; the tensor data that follows up to
+    total_size may be zeros.
     """
     header: dict[str, Any] = {}
     if metadata:
@@ -179,10 +262,16 @@ def safetensors_header(tensors: Mapping[str, TensorSpec],
         for dim in shape:
             n *= int(dim)
         nbytes = n * DTYPE_BYTES[dtype]
-        header[name] = {"dtype": dtype, "shape": [int(d) for d in shape], "data_offsets": [offset, offset + nbytes]}
+        header[name] = {
+            "dtype": dtype,
+            "shape": [int(d) for d in shape],
+            "data_offsets": [offset, offset + nbytes],
+        }
         offset += nbytes
     raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)
+    if pad_to is not None and len(raw) > pad_to:
+        raise ValueError(f"safetensors header is {len(raw)} bytes, more than pad_to={pad_to}")
+    raw += b" " * ((pad_to - len(raw)) if pad_to is not None else (-len(raw) % 8))
     prefix = struct.pack("<Q", len(raw)) + raw
     return prefix, len(prefix) + offset
 
@@ -203,17 +292,55 @@ def parameter_counts(tensors: Mapping[str, TensorSpec]) -> dict[str, int]:
     return counts
 
 
-def safetensors_file(path: str, tensors: Mapping[str, TensorSpec], metadata: Mapping[str, str] | None = None,
-                     *, lfs_sha256: str | None = None) -> FileEntry:
-    """An LFS safetensors FileEntry: real header, zero data, parameter counts in `meta`."""
-    prefix, total = safetensors_header(tensors, metadata)
-    return make_file(path, prefix, size=total, lfs_sha256=lfs_sha256, lfs=True,
-                     meta={"safetensors": parameter_counts(tensors)})
+def _header_bound(tensors: Mapping[str, TensorSpec], metadata: Mapping[str, str] | None) -> int:
+    # An upper bound of the JSON header's length, so its size is known before it is built.
+    n = 64 + sum(len(str(k).encode()) * 6 + len(str(v).encode()) * 6 + 8 for k, v in (metadata or {}).items())
+    for name, (dtype, shape) in tensors.items():
+        n += len(name.encode()) * 6 + len(dtype) + 21 * len(shape) + 2 * 21 + 48
+    return n + (-n % 8)
 
 
-def llama_tensors(*, hidden: int = 4096, layers: int = 32, vocab: int = 32000, intermediate: int = 11008,
-                  heads: int = 32, kv_heads: int | None = None, dtype: str = "BF16",
-                  tie_embeddings: bool = False) -> dict[str, TensorSpec]:
+def safetensors_file(
+    path: str,
+    tensors: Mapping[str, TensorSpec],
+    metadata: Mapping[str, str] | None = None,
+    *,
+    lfs_sha256: str | None = None,
+    lazy: bool = False,
+) -> FileEntry:
+    """An LFS safetensors FileEntry: real header, zero data, parameter counts in `meta`.
+
+    `lazy=True` pads the header to a computed bound and builds it only when the file is read.
+    """
+    meta = {"safetensors": parameter_counts(tensors)}
+    if not lazy:
+        prefix, total = safetensors_header(tensors, metadata)
+        return make_file(path, prefix, size=total, lfs_sha256=lfs_sha256, lfs=True, meta=meta)
+    pad = _header_bound(tensors, metadata)
+    data = sum(math.prod(int(d) for d in shape) * DTYPE_BYTES[dtype] for dtype, shape in tensors.values())
+    frozen = {k: (d, tuple(s)) for k, (d, s) in tensors.items()}
+    frozen_meta = dict(metadata) if metadata else None
+    sha = lfs_sha256 or _fake_sha256(path, repr(sorted(frozen.items())).encode(), 8 + pad + data)
+    return FileEntry(
+        path,
+        lambda: safetensors_header(frozen, frozen_meta, pad_to=pad)[0],
+        8 + pad + data,
+        sha.lower(),
+        meta,
+    )
+
+
+def llama_tensors(
+    *,
+    hidden: int = 4096,
+    layers: int = 32,
+    vocab: int = 32000,
+    intermediate: int = 11008,
+    heads: int = 32,
+    kv_heads: int | None = None,
+    dtype: str = "BF16",
+    tie_embeddings: bool = False,
+) -> dict[str, TensorSpec]:
     """The tensor layout of a Llama-style decoder (e.g. hidden=8192, layers=80, intermediate=28672,
     kv_heads=8 is a 70B model, like the Miqu leak)."""
     kv = (kv_heads or heads) * (hidden // heads)
@@ -257,8 +384,11 @@ def gguf_header(kv: Mapping[str, Any], tensor_count: int = 0) -> bytes:
         if isinstance(value, bool):
             out.append(struct.pack("<IB", _GGUF_BOOL, value))
         elif isinstance(value, int):
-            out.append(struct.pack("<II", _GGUF_UINT32, value) if 0 <= value < 2**32
-                       else struct.pack("<IQ", _GGUF_UINT64, value))
+            out.append(
+                struct.pack("<II", _GGUF_UINT32, value)
+                if 0 <= value < 2**32
+                else struct.pack("<IQ", _GGUF_UINT64, value)
+            )
         elif isinstance(value, float):
             out.append(struct.pack("<If", _GGUF_FLOAT32, value))
         else:
@@ -266,15 +396,24 @@ def gguf_header(kv: Mapping[str, Any], tensor_count: int = 0) -> bytes:
     return b"".join(out)
 
 
-def gguf_metadata(total: int, architecture: str = "llama", context_length: int = 4096,
-                  **extra: Any) -> dict[str, Any]:
+def gguf_metadata(
+    total: int, architecture: str = "llama", context_length: int = 4096, **extra: Any
+) -> dict[str, Any]:
     """The `gguf` field the Hub shows for a GGUF model."""
     return {"total": int(total), "architecture": architecture, "context_length": int(context_length), **extra}
 
 
-def gguf_file(path: str, total: int, *, architecture: str = "llama", context_length: int = 4096,
-              bits_per_weight: float = 4.85, name: str | None = None,
-              lfs_sha256: str | None = None, **extra: Any) -> FileEntry:
+def gguf_file(
+    path: str,
+    total: int,
+    *,
+    architecture: str = "llama",
+    context_length: int = 4096,
+    bits_per_weight: float = 4.85,
+    name: str | None = None,
+    lfs_sha256: str | None = None,
+    **extra: Any,
+) -> FileEntry:
     """An LFS GGUF FileEntry with a real metadata header and a size fitting the quantisation."""
     kv: dict[str, Any] = {"general.architecture": architecture}
     if name:
@@ -285,5 +424,11 @@ def gguf_file(path: str, total: int, *, architecture: str = "llama", context_len
             kv[f"tokenizer.ggml.{k}" if k.endswith("_token") else f"general.{k}"] = v
     head = gguf_header(kv)
     size = max(len(head), int(total * bits_per_weight / 8))
-    return make_file(path, head, size=size, lfs_sha256=lfs_sha256, lfs=True,
-                     meta={"gguf": gguf_metadata(total, architecture, context_length, **extra)})
+    return make_file(
+        path,
+        head,
+        size=size,
+        lfs_sha256=lfs_sha256,
+        lfs=True,
+        meta={"gguf": gguf_metadata(total, architecture, context_length, **extra)},
+    )

@@ -6,6 +6,7 @@ Standard library only: a ThreadingHTTPServer in a daemon thread, bound to 127.0.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import re
@@ -23,6 +24,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from monitor.hubsim.faults import FaultRule, FaultSet, FixedWindow
 from monitor.hubsim.files import FileEntry, make_file, safetensors_file
+from monitor.hubsim.scenario import load_scenario
 from monitor.hubsim.state import INFO_FIELDS, HubError, HubState, Redirect, normalize_type, page_of
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,11 @@ _AGENT_HARNESSES = {"standardEnvVars": [], "harnesses": {}}
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One request as the simulator saw it. `headers` has lower-case names; status 0 = reset."""
+    """One request as the simulator saw it.
+
+    `path` is percent-decoded, `query` the decoded (name, value) pairs in order, `headers` has
+    lower-case names, `status` 0 means the connection was reset, `at` is time.time() on arrival.
+    """
 
     method: str
     path: str
@@ -59,8 +65,9 @@ class _Response:
 
 def _json(status: int, data: Any, headers: Mapping[str, str] | None = None) -> _Response:
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-    return _Response(status, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}, body,
-                     is_json=True)
+    return _Response(
+        status, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}, body, is_json=True
+    )
 
 
 def _error(err: HubError) -> _Response:
@@ -106,12 +113,28 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s - %s", self.address_string(), format % args)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a slow or stuck handler never blocks shutdown
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that hang up (and stop() closing sockets) are normal here, not worth a traceback.
+        log.debug("hubsim: error on connection from %s", client_address, exc_info=True)
+
+
 class HubSimulator:
     """A fake Hugging Face Hub on 127.0.0.1. Thread-safe; usable as a context manager."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, quota: int = 500, window: int = 300,
-                 resolver_quota: int = 3000, resolver_window: int | None = None,
-                 max_log: int = 100_000) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        quota: int = 500,
+        window: int = 300,
+        resolver_quota: int = 3000,
+        resolver_window: int | None = None,
+        max_log: int = 100_000,
+    ) -> None:
         self.host = host
         self.port = port
         self.state = HubState()
@@ -132,14 +155,17 @@ class HubSimulator:
         if self._server is not None:
             return self
         handler = type("HubSimHandler", (_Handler,), {"sim": self})
-        server = ThreadingHTTPServer((self.host, self.port), handler)
-        server.daemon_threads = True  # a slow or stuck handler never blocks shutdown
+        server = _Server((self.host, self.port), handler)
         self._server = server
         host, port = server.server_address[:2]
         self.port = int(port)
         self._url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"hubsim:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"hubsim:{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -153,10 +179,8 @@ class HubSimulator:
             conns = list(self._conns)
             self._conns.clear()
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -186,13 +210,29 @@ class HubSimulator:
 
     # --- repos -----------------------------------------------------------------------------------
 
-    def add_repo(self, repo_type: str, repo_id: str, *, created_at: datetime | None = None,
-                 author: str | None = None, card_data: Mapping[str, Any] | None = None,
-                 files: Mapping[str, bytes | str | FileEntry] | Iterable[FileEntry] | None = None,
-                 private: bool = False, **fields: Any) -> dict[str, Any]:
+    def add_repo(
+        self,
+        repo_type: str,
+        repo_id: str,
+        *,
+        created_at: datetime | None = None,
+        author: str | None = None,
+        card_data: Mapping[str, Any] | None = None,
+        files: Mapping[str, bytes | str | FileEntry] | Iterable[FileEntry] | None = None,
+        private: bool = False,
+        **fields: Any,
+    ) -> dict[str, Any]:
         """Add a repo and return its full info (as GET /api/{type}s/{id} would)."""
-        repo = self.state.add_repo(repo_type, repo_id, created_at=created_at, author=author,
-                                   card_data=card_data, files=files, private=private, **fields)
+        repo = self.state.add_repo(
+            repo_type,
+            repo_id,
+            created_at=created_at,
+            author=author,
+            card_data=card_data,
+            files=files,
+            private=private,
+            **fields,
+        )
         return self.state.render(repo.type, repo.id)
 
     def remove_repo(self, repo_type: str, repo_id: str) -> None:
@@ -206,9 +246,17 @@ class HubSimulator:
         repo = self.state.update_repo(repo_type, repo_id, **fields)
         return self.state.render(repo.type, repo.id)
 
-    def add_file(self, repo_type: str, repo_id: str, path: str, content: bytes | str | FileEntry | None = None,
-                 *, lfs_sha256: str | None = None, size: int | None = None,
-                 lfs: bool | None = None) -> dict[str, Any]:
+    def add_file(
+        self,
+        repo_type: str,
+        repo_id: str,
+        path: str,
+        content: bytes | str | FileEntry | None = None,
+        *,
+        lfs_sha256: str | None = None,
+        size: int | None = None,
+        lfs: bool | None = None,
+    ) -> dict[str, Any]:
         """Add or replace a file (a new commit). Returns its tree entry. See files.make_file."""
         if isinstance(content, FileEntry):
             entry = content
@@ -218,9 +266,14 @@ class HubSimulator:
         self.state.add_file(repo_type, repo_id, entry)
         return entry.tree_entry()
 
-    def add_safetensors(self, repo_type: str, repo_id: str, path: str,
-                        tensors: Mapping[str, tuple[str, Iterable[int]]],
-                        metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
+    def add_safetensors(
+        self,
+        repo_type: str,
+        repo_id: str,
+        path: str,
+        tensors: Mapping[str, tuple[str, Iterable[int]]],
+        metadata: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Add an LFS safetensors file with a real header; the repo's `safetensors` field follows it."""
         entry = safetensors_file(path, {k: (d, tuple(s)) for k, (d, s) in tensors.items()}, metadata)
         self.state.add_file(repo_type, repo_id, entry)
@@ -237,61 +290,107 @@ class HubSimulator:
     def repo_count(self, repo_type: str | None = None) -> int:
         return self.state.count(repo_type)
 
-    def load_scenario(self, source: str | Path | Mapping[str, Any], now: datetime | None = None) -> int:
-        """Load a scenario (dict, JSON file path, or bundled name like "demo"); returns repos added."""
-        from monitor.hubsim.scenario import load_scenario
+    def load_scenario(self, path_or_dict: str | Path | Mapping[str, Any], now: datetime | None = None) -> int:
+        """Load a scenario (dict, JSON file path, or bundled name like "demo"); returns repos added.
 
-        return load_scenario(self.state, source, now=now)
+        Relative times in it count from `now` (default: the current time, UTC).
+        """
+        return load_scenario(self.state, path_or_dict, now=now)
 
     # --- faults ----------------------------------------------------------------------------------
 
-    def fail(self, status: int = 500, *, path: str | re.Pattern[str] | None = r"^/api/models$",
-             method: str | None = None, page: int | None = None, times: int | None = 1) -> FaultRule:
+    def fail(
+        self,
+        status: int = 500,
+        *,
+        path: str | re.Pattern[str] | None = r"^/api/models$",
+        method: str | None = None,
+        page: int | None = None,
+        times: int | None = 1,
+    ) -> FaultRule:
         """Answer `status` (with a JSON error) to matching requests, `times` times (None: forever)."""
         return self.faults.add(FaultRule("status", _pattern(path), method, page, times, status=status))
 
-    def rate_limit_burst(self, count: int = 3, reset: int = 0, path: str | re.Pattern[str] | None = None,
-                         *, method: str | None = None, page: int | None = None) -> FaultRule:
+    def rate_limit_burst(
+        self,
+        count: int = 3,
+        reset: int = 0,
+        path: str | re.Pattern[str] | None = None,
+        *,
+        method: str | None = None,
+        page: int | None = None,
+    ) -> FaultRule:
         """The next `count` matching requests get 429 with `RateLimit: ...;r=0;t=<reset>`."""
-        return self.faults.add(FaultRule("rate_limit", _pattern(path), method, page, count, status=429,
-                                         reset=reset))
+        return self.faults.add(
+            FaultRule("rate_limit", _pattern(path), method, page, count, status=429, reset=reset)
+        )
 
-    def latency(self, seconds: float, path: str | re.Pattern[str] | None = None, times: int | None = None,
-                *, method: str | None = None, page: int | None = None) -> FaultRule:
+    def latency(
+        self,
+        seconds: float,
+        path: str | re.Pattern[str] | None = None,
+        times: int | None = None,
+        *,
+        method: str | None = None,
+        page: int | None = None,
+    ) -> FaultRule:
         return self.faults.add(FaultRule("latency", _pattern(path), method, page, times, seconds=seconds))
 
-    def malformed_json(self, path: str | re.Pattern[str] | None = r"^/api/", times: int | None = 1,
-                       page: int | None = None, *, method: str | None = None) -> FaultRule:
+    def malformed_json(
+        self,
+        path: str | re.Pattern[str] | None = r"^/api/",
+        times: int | None = 1,
+        page: int | None = None,
+        *,
+        method: str | None = None,
+    ) -> FaultRule:
         """Matching JSON answers come back 200 with the body cut in half."""
         return self.faults.add(FaultRule("malformed", _pattern(path), method, page, times))
 
-    def reset_connection(self, path: str | re.Pattern[str] | None = None, times: int | None = 1,
-                         *, method: str | None = None, page: int | None = None) -> FaultRule:
+    def reset_connection(
+        self,
+        path: str | re.Pattern[str] | None = None,
+        times: int | None = 1,
+        *,
+        method: str | None = None,
+        page: int | None = None,
+    ) -> FaultRule:
         """Close the socket (RST) without answering."""
         return self.faults.add(FaultRule("reset", _pattern(path), method, page, times))
 
     def clear_faults(self) -> None:
         self.faults.clear()
 
-    def set_quota(self, quota: int, window: int = 300, *, resolver_quota: int | None = None,
-                  resolver_window: int | None = None) -> None:
+    def set_quota(
+        self,
+        quota: int,
+        window: int = 300,
+        *,
+        resolver_quota: int | None = None,
+        resolver_window: int | None = None,
+    ) -> None:
         """Reconfigure the buckets; this starts a fresh window."""
         self.api_bucket.configure(quota, window)
         if resolver_quota is not None or resolver_window is not None:
             self.resolver_bucket.configure(
                 self.resolver_bucket.quota if resolver_quota is None else resolver_quota,
-                resolver_window or self.resolver_bucket.window)
+                resolver_window or self.resolver_bucket.window,
+            )
 
     # --- request log -----------------------------------------------------------------------------
 
-    def requests(self, path_prefix: str | None = None, method: str | None = None,
-                 status: int | None = None) -> list[RequestRecord]:
+    def requests(
+        self, path_prefix: str | None = None, method: str | None = None, status: int | None = None
+    ) -> list[RequestRecord]:
         with self._log_lock:
             records = list(self._log)
-        return [r for r in records
-                if (path_prefix is None or r.path.startswith(path_prefix))
-                and (method is None or r.method == method.upper())
-                and (status is None or r.status == status)]
+        return [
+            r
+            for r in records
+            if (path_prefix is None or r.path.startswith(path_prefix))
+            and (method is None or r.method == method.upper())
+            and (status is None or r.status == status)
+        ]
 
     def clear_log(self) -> None:
         with self._log_lock:
@@ -303,24 +402,28 @@ class HubSimulator:
         at = time.time()
         method = h.command.upper()
         split = urlsplit(h.path)
-        path = split.path
+        path = unquote(split.path)  # what the log and fault rules see; routing uses the raw path
         query = parse_qsl(split.query, keep_blank_values=True)
         headers = {k.lower(): v for k, v in h.headers.items()}
-        body = b""
-        length = int(h.headers.get("Content-Length") or 0)
-        if length:
-            body = h.rfile.read(length)
+        try:
+            length = int(h.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        body = h.rfile.read(length) if length > 0 else b""
 
-        bucket = self.api_bucket if path.startswith("/api/") else (
-            self.resolver_bucket if "/resolve/" in path else None)
+        bucket = (
+            self.api_bucket
+            if path.startswith("/api/")
+            else (self.resolver_bucket if "/resolve/" in path else None)
+        )
         allowed, remaining, reset = bucket.hit() if bucket else (True, 0, 0)
         delay, fault = self.faults.take(method, path, page_of(query))
         if delay > 0:
             time.sleep(delay)
 
         if fault is not None and fault.kind == "reset":
-            self._reset(h)
             self._record(method, path, query, 0, headers, at)
+            self._reset(h)
             return
 
         try:
@@ -333,7 +436,7 @@ class HubSimulator:
                 resp = _json(429, {"error": "Too Many Requests"})
                 remaining = 0
             else:
-                resp = self._route(method, path, split.query, query, body, headers)
+                resp = self._route(method, split.path, split.query, query, body, headers)
         except HubError as e:
             resp = _error(e)
         except Exception:
@@ -346,30 +449,33 @@ class HubSimulator:
             bucket = self.api_bucket
         if bucket is not None:
             resp.headers.update(bucket.headers(remaining, reset))
-        self._send(h, method, resp)
+        # Logged before sending: a client that has its answer can already see the record.
         self._record(method, path, query, resp.status, headers, at)
+        self._send(h, method, resp)
 
-    def _record(self, method: str, path: str, query: list[tuple[str, str]], status: int,
-                headers: dict[str, str], at: float) -> None:
+    def _record(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        status: int,
+        headers: dict[str, str],
+        at: float,
+    ) -> None:
         with self._log_lock:
             self._log.append(RequestRecord(method, path, query, status, headers, at))
 
     @staticmethod
     def _reset(h: _Handler) -> None:
-        try:  # linger 0: close() sends RST instead of FIN
+        with contextlib.suppress(OSError):  # linger 0: close() sends RST instead of FIN
             h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
         h.close_connection = True
 
     @staticmethod
     def _send(h: _Handler, method: str, resp: _Response) -> None:
         try:
             h.send_response(resp.status)
-            if resp.stream is not None:
-                length = resp.stream[2] - resp.stream[1]
-            else:
-                length = len(resp.body)
+            length = resp.stream[2] - resp.stream[1] if resp.stream is not None else len(resp.body)
             if "Content-Length" not in resp.headers:
                 resp.headers["Content-Length"] = str(length)
             for k, v in resp.headers.items():
@@ -383,15 +489,22 @@ class HubSimulator:
                     h.wfile.write(chunk)
             else:
                 h.wfile.write(resp.body)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the client went away, or stop() closed the connection
             h.close_connection = True
 
     def _link(self, path: str, query: list[tuple[str, str]], cursor: str) -> str:
         params = [(k, v) for k, v in query if k != "cursor"] + [("cursor", cursor)]
         return f'<{self.url}{path}?{urlencode(params)}>; rel="next"'
 
-    def _route(self, method: str, path: str, raw_query: str, query: list[tuple[str, str]], body: bytes,
-               headers: Mapping[str, str]) -> _Response:
+    def _route(
+        self,
+        method: str,
+        path: str,
+        raw_query: str,
+        query: list[tuple[str, str]],
+        body: bytes,
+        headers: Mapping[str, str],
+    ) -> _Response:
         if path == "/api/agent-harnesses":
             return _json(200, _AGENT_HARNESSES)
         m = _LIST_RE.match(path)
@@ -412,8 +525,15 @@ class HubSimulator:
             return self._resolve(method, m, raw_query, headers)
         raise HubError(404, "Not Found")
 
-    def _repo_api(self, method: str, m: re.Match[str], raw_query: str, query: list[tuple[str, str]],
-                  body: bytes, headers: Mapping[str, str]) -> _Response:
+    def _repo_api(
+        self,
+        method: str,
+        m: re.Match[str],
+        raw_query: str,
+        query: list[tuple[str, str]],
+        body: bytes,
+        headers: Mapping[str, str],
+    ) -> _Response:
         plural, owner, name, rest = m.group(1), unquote(m.group(2)), unquote(m.group(3)), m.group(4) or ""
         repo_type = normalize_type(plural)
         repo_id = f"{owner}/{name}"
@@ -455,7 +575,9 @@ class HubSimulator:
             location += "?" + raw_query
         return _json(307, {"message": "Repository was renamed", "url": location}, {"Location": location})
 
-    def _resolve(self, method: str, m: re.Match[str], raw_query: str, headers: Mapping[str, str]) -> _Response:
+    def _resolve(
+        self, method: str, m: re.Match[str], raw_query: str, headers: Mapping[str, str]
+    ) -> _Response:
         self._allow(method, "GET", "HEAD")
         plural, owner, name = m.group(1), unquote(m.group(2)), unquote(m.group(3))
         rev, file_path = unquote(m.group(4)), unquote(m.group(5))

@@ -31,65 +31,240 @@ _MISSING = object()
 
 # Default item shapes of the listings (hub-api.md, "Listing new repos").
 LIST_FIELDS: dict[str, tuple[str, ...]] = {
-    "model": ("_id", "id", "likes", "trendingScore", "private", "downloads", "tags", "pipeline_tag",
-              "library_name", "createdAt", "modelId"),
-    "dataset": ("_id", "id", "author", "cardData", "disabled", "gated", "lastModified", "likes",
-                "trendingScore", "private", "sha", "description", "downloads", "tags", "createdAt"),
+    "model": (
+        "_id",
+        "id",
+        "likes",
+        "trendingScore",
+        "private",
+        "downloads",
+        "tags",
+        "pipeline_tag",
+        "library_name",
+        "createdAt",
+        "modelId",
+    ),
+    "dataset": (
+        "_id",
+        "id",
+        "author",
+        "cardData",
+        "disabled",
+        "gated",
+        "lastModified",
+        "likes",
+        "trendingScore",
+        "private",
+        "sha",
+        "description",
+        "downloads",
+        "tags",
+        "createdAt",
+    ),
     "space": ("_id", "id", "likes", "trendingScore", "private", "sdk", "tags", "createdAt"),
 }
 FULL_EXTRA = ("author", "sha", "lastModified", "siblings", "gated", "disabled", "cardData")
 
 # What GET /api/{type}s/{id} returns.
 INFO_FIELDS: dict[str, tuple[str, ...]] = {
-    "model": ("_id", "id", "modelId", "author", "sha", "lastModified", "private", "disabled", "gated",
-              "downloads", "likes", "library_name", "tags", "pipeline_tag", "createdAt", "cardData",
-              "config", "baseModels", "siblings", "spaces", "safetensors", "gguf", "usedStorage",
-              "trendingScore"),
-    "dataset": ("_id", "id", "author", "sha", "lastModified", "private", "gated", "disabled", "downloads",
-                "likes", "tags", "createdAt", "description", "citation", "cardData", "siblings",
-                "usedStorage", "trendingScore"),
-    "space": ("_id", "id", "author", "sha", "lastModified", "private", "gated", "disabled", "host",
-              "subdomain", "likes", "sdk", "tags", "createdAt", "cardData", "siblings", "runtime", "models",
-              "datasets", "usedStorage", "trendingScore"),
+    "model": (
+        "_id",
+        "id",
+        "modelId",
+        "author",
+        "sha",
+        "lastModified",
+        "private",
+        "disabled",
+        "gated",
+        "downloads",
+        "likes",
+        "library_name",
+        "tags",
+        "pipeline_tag",
+        "createdAt",
+        "cardData",
+        "config",
+        "baseModels",
+        "siblings",
+        "spaces",
+        "safetensors",
+        "gguf",
+        "usedStorage",
+        "trendingScore",
+    ),
+    "dataset": (
+        "_id",
+        "id",
+        "author",
+        "sha",
+        "lastModified",
+        "private",
+        "gated",
+        "disabled",
+        "downloads",
+        "likes",
+        "tags",
+        "createdAt",
+        "description",
+        "citation",
+        "cardData",
+        "siblings",
+        "usedStorage",
+        "trendingScore",
+    ),
+    "space": (
+        "_id",
+        "id",
+        "author",
+        "sha",
+        "lastModified",
+        "private",
+        "gated",
+        "disabled",
+        "host",
+        "subdomain",
+        "likes",
+        "sdk",
+        "tags",
+        "createdAt",
+        "cardData",
+        "siblings",
+        "runtime",
+        "models",
+        "datasets",
+        "usedStorage",
+        "trendingScore",
+    ),
 }
 
 # Accepted `expand` values: huggingface_hub 2.4's Expand*Property_T literals.
 EXPAND_FIELDS: dict[str, frozenset[str]] = {
-    "model": frozenset({
-        "author", "baseModels", "cardData", "childrenModelCount", "config", "createdAt", "disabled",
-        "downloads", "downloadsAllTime", "evalResults", "gated", "gguf", "inference",
-        "inferenceProviderMapping", "lastModified", "library_name", "likes", "mask_token", "model-index",
-        "pipeline_tag", "private", "resourceGroup", "safetensors", "sha", "siblings", "spaces", "tags",
-        "transformersInfo", "trendingScore", "usedStorage", "widgetData"}),
-    "dataset": frozenset({
-        "author", "cardData", "citation", "createdAt", "description", "disabled", "downloads",
-        "downloadsAllTime", "gated", "lastModified", "likes", "mainSize", "paperswithcode_id", "private",
-        "resourceGroup", "sha", "siblings", "tags", "trendingScore", "usedStorage"}),
-    "space": frozenset({
-        "author", "cardData", "createdAt", "datasets", "disabled", "lastModified", "likes", "models",
-        "private", "region", "resourceGroup", "runtime", "sdk", "sha", "siblings", "subdomain", "tags",
-        "trendingScore", "usedStorage"}),
+    "model": frozenset(
+        {
+            "author",
+            "baseModels",
+            "cardData",
+            "childrenModelCount",
+            "config",
+            "createdAt",
+            "disabled",
+            "downloads",
+            "downloadsAllTime",
+            "evalResults",
+            "gated",
+            "gguf",
+            "inference",
+            "inferenceProviderMapping",
+            "lastModified",
+            "library_name",
+            "likes",
+            "mask_token",
+            "model-index",
+            "pipeline_tag",
+            "private",
+            "resourceGroup",
+            "safetensors",
+            "sha",
+            "siblings",
+            "spaces",
+            "tags",
+            "transformersInfo",
+            "trendingScore",
+            "usedStorage",
+            "widgetData",
+        }
+    ),
+    "dataset": frozenset(
+        {
+            "author",
+            "cardData",
+            "citation",
+            "createdAt",
+            "description",
+            "disabled",
+            "downloads",
+            "downloadsAllTime",
+            "gated",
+            "lastModified",
+            "likes",
+            "mainSize",
+            "paperswithcode_id",
+            "private",
+            "resourceGroup",
+            "sha",
+            "siblings",
+            "tags",
+            "trendingScore",
+            "usedStorage",
+        }
+    ),
+    "space": frozenset(
+        {
+            "author",
+            "cardData",
+            "createdAt",
+            "datasets",
+            "disabled",
+            "lastModified",
+            "likes",
+            "models",
+            "private",
+            "region",
+            "resourceGroup",
+            "runtime",
+            "sdk",
+            "sha",
+            "siblings",
+            "subdomain",
+            "tags",
+            "trendingScore",
+            "usedStorage",
+        }
+    ),
 }
 
-SORTS = {"createdAt": "createdAt", "created_at": "createdAt", "lastModified": "lastModified",
-         "last_modified": "lastModified", "likes": "likes", "downloads": "downloads",
-         "trendingScore": "trendingScore", "trending_score": "trendingScore"}
+SORTS = {
+    "createdAt": "createdAt",
+    "created_at": "createdAt",
+    "lastModified": "lastModified",
+    "last_modified": "lastModified",
+    "likes": "likes",
+    "downloads": "downloads",
+    "trendingScore": "trendingScore",
+    "trending_score": "trendingScore",
+}
 
 # Keyword names a caller may use for Hub fields.
-FIELD_ALIASES = {"card_data": "cardData", "base_models": "baseModels", "trending_score": "trendingScore",
-                 "downloads_all_time": "downloadsAllTime", "used_storage": "usedStorage",
-                 "lastModified": "last_modified", "createdAt": "created_at"}
+FIELD_ALIASES = {
+    "card_data": "cardData",
+    "base_models": "baseModels",
+    "trending_score": "trendingScore",
+    "downloads_all_time": "downloadsAllTime",
+    "used_storage": "usedStorage",
+    "lastModified": "last_modified",
+    "createdAt": "created_at",
+}
 
-DEFAULT_RUNTIME = {"stage": "RUNNING", "hardware": {"current": "cpu-basic", "requested": "cpu-basic"},
-                   "storage": None, "gcTimeout": 172800, "replicas": {"current": 1, "requested": 1},
-                   "devMode": False}
+DEFAULT_RUNTIME = {
+    "stage": "RUNNING",
+    "hardware": {"current": "cpu-basic", "requested": "cpu-basic"},
+    "storage": None,
+    "gcTimeout": 172800,
+    "replicas": {"current": 1, "requested": 1},
+    "devMode": False,
+}
+
+
+_GITATTRIBUTES = make_file(".gitattributes", GITATTRIBUTES)  # every repo has it; shared, never mutated
 
 
 class HubError(Exception):
     """An error answer: status, JSON message and optional X-Error-Code."""
 
-    def __init__(self, status: int, message: str, code: str | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, code: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -133,13 +308,34 @@ def _ms(dt: datetime) -> int:
 
 
 class Repo:
-    __slots__ = ("author", "card_data", "created_at", "fields", "files", "id", "last_modified", "oid",
-                 "private", "sha", "type")
+    __slots__ = (
+        "author",
+        "card_data",
+        "created_at",
+        "fields",
+        "files",
+        "id",
+        "last_modified",
+        "oid",
+        "private",
+        "sha",
+        "type",
+    )
 
-    def __init__(self, repo_type: str, repo_id: str, oid: str, created_at: datetime,
-                 last_modified: datetime, author: str, private: bool, sha: str,
-                 card_data: dict[str, Any] | None, files: dict[str, FileEntry],
-                 fields: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        repo_type: str,
+        repo_id: str,
+        oid: str,
+        created_at: datetime,
+        last_modified: datetime,
+        author: str,
+        private: bool,
+        sha: str,
+        card_data: dict[str, Any] | None,
+        files: dict[str, FileEntry],
+        fields: dict[str, Any],
+    ) -> None:
         self.type = repo_type
         self.id = repo_id
         self.oid = oid
@@ -290,10 +486,18 @@ class HubState:
     def _touch(self, repo_type: str) -> None:
         self._version[repo_type] += 1
 
-    def add_repo(self, repo_type: str, repo_id: str, *, created_at: datetime | None = None,
-                 author: str | None = None, card_data: Mapping[str, Any] | None = None,
-                 files: Mapping[str, Any] | Iterable[FileEntry] | None = None, private: bool = False,
-                 **fields: Any) -> Repo:
+    def add_repo(
+        self,
+        repo_type: str,
+        repo_id: str,
+        *,
+        created_at: datetime | None = None,
+        author: str | None = None,
+        card_data: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | Iterable[FileEntry] | None = None,
+        private: bool = False,
+        **fields: Any,
+    ) -> Repo:
         repo_type = normalize_type(repo_type)
         if not REPO_ID_RE.match(repo_id):
             raise ValueError(f"invalid repo id {repo_id!r} (want owner/name)")
@@ -303,14 +507,27 @@ class HubState:
         modified = fields.pop("last_modified", None)
         modified = as_utc(modified) if modified else created
         oid = fields.pop("_id", None) or new_object_id(created)
+        if not re.fullmatch(r"[0-9a-f]{24}", oid):
+            raise ValueError(f"_id must be 24 lower-case hex digits, not {oid!r}")
         sha = fields.pop("sha", None) or os.urandom(20).hex()
         card = dict(card_data) if card_data is not None else fields.pop("cardData", None)
-        entries: dict[str, FileEntry] = {".gitattributes": make_file(".gitattributes", GITATTRIBUTES)}
+        entries: dict[str, FileEntry] = {".gitattributes": _GITATTRIBUTES}
         for entry in _file_entries(files):
             entries[entry.path] = entry
         fields = {k: v for k, v in fields.items() if v is not None}
-        repo = Repo(repo_type, repo_id, oid, created, modified, author or repo_id.split("/", 1)[0],
-                    bool(private), sha, card, entries, fields)
+        repo = Repo(
+            repo_type,
+            repo_id,
+            oid,
+            created,
+            modified,
+            author or repo_id.split("/", 1)[0],
+            bool(private),
+            sha,
+            card,
+            entries,
+            fields,
+        )
         with self.lock:
             key = repo_id.lower()
             if key in self._repos[repo_type]:
@@ -456,8 +673,9 @@ class HubState:
         if rev not in ("main", repo.sha):
             raise HubError(404, f"Invalid rev id: {rev}", "RevisionNotFound", {"X-Repo-Commit": repo.sha})
 
-    def info(self, repo_type: str, repo_id: str, rev: str | None, query: list[tuple[str, str]]
-             ) -> dict[str, Any]:
+    def info(
+        self, repo_type: str, repo_id: str, rev: str | None, query: list[tuple[str, str]]
+    ) -> dict[str, Any]:
         params = _multi(query)
         with self.lock:
             repo = self.lookup(repo_type, repo_id)
@@ -475,14 +693,19 @@ class HubState:
         cached = self._sorted.get((repo_type, sort))
         if cached is not None and cached[0] == version:
             return cached[1], cached[2]
-        pairs = sorted(((-r.sort_value(sort), -int(r.oid, 16)), r)
-                       for r in self._repos[repo_type].values() if not r.private)
+        pairs = sorted(
+            ((-r.sort_value(sort), -int(r.oid, 16)), r)
+            for r in self._repos[repo_type].values()
+            if not r.private
+        )
         keys = [k for k, _ in pairs]
         repos = [r for _, r in pairs]
         self._sorted[(repo_type, sort)] = (version, keys, repos)
         return keys, repos
 
-    def list_page(self, repo_type: str, query: list[tuple[str, str]]) -> tuple[list[dict[str, Any]], str | None]:
+    def list_page(
+        self, repo_type: str, query: list[tuple[str, str]]
+    ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a listing and the cursor of the next page (None on the last page)."""
         params = _multi(query)
         expand = params.get("expand") or []
@@ -546,8 +769,9 @@ class HubState:
             nxt = encode_cursor({"s": sort, "v": last.sort_value(sort), "i": last.oid, "p": page + 1})
             return items, nxt
 
-    def tree(self, repo_type: str, repo_id: str, rev: str, path: str, query: list[tuple[str, str]]
-             ) -> tuple[list[dict[str, Any]], str | None]:
+    def tree(
+        self, repo_type: str, repo_id: str, rev: str, path: str, query: list[tuple[str, str]]
+    ) -> tuple[list[dict[str, Any]], str | None]:
         params = _multi(query)
         recursive = _bool_param(_one(params, "recursive"))
         page_size = 50 if _bool_param(_one(params, "expand")) else TREE_PAGE
@@ -641,9 +865,7 @@ def _matcher(repo_type: str, params: Mapping[str, list[str]]) -> Callable[[Repo]
             have = repo.tag_set()
             if any(t not in have for t in tags) or (pipeline and pipeline not in have):
                 return False
-        if gated is not None and bool(repo.fields.get("gated")) != _bool_param(gated):
-            return False
-        return True
+        return gated is None or bool(repo.fields.get("gated")) == _bool_param(gated)
 
     return match
 
@@ -671,7 +893,7 @@ def _tree_entries(repo: Repo, path: str, recursive: bool) -> list[dict[str, Any]
     def wanted(p: str) -> bool:
         if not p.startswith(prefix):
             return False
-        return recursive or "/" not in p[len(prefix):]
+        return recursive or "/" not in p[len(prefix) :]
 
     out = [_dir_entry(repo, d) for d in dirs if wanted(d)]
     out += [e.tree_entry() for p, e in repo.files.items() if wanted(p)]

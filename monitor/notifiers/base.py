@@ -15,8 +15,11 @@ from monitor.errors import DeliveryError
 from monitor.records import Alert
 
 # Cloud metadata services answer on these even when they look public to ipaddress.
-_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
-             ipaddress.ip_address("100.100.100.200")}
+_METADATA = {
+    ipaddress.ip_address("169.254.169.254"),
+    ipaddress.ip_address("fd00:ec2::254"),
+    ipaddress.ip_address("100.100.100.200"),
+}
 # Status codes worth retrying; every other non-2xx is permanent.
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -68,8 +71,16 @@ def is_private_address(addr: str) -> bool:
     ip = ipaddress.ip_address(addr.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    return (ip in _METADATA or ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-            or ip.is_multicast or ip.is_unspecified or not ip.is_global)
+    return (
+        ip in _METADATA
+        or ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+        or not ip.is_global
+    )
 
 
 def literal_target_problem(url: str, allow_private: bool) -> str | None:
@@ -104,15 +115,16 @@ def check_target(url: str, allow_private: bool) -> None:
         if is_private_address(addr):
             raise DeliveryError(
                 f"{host} resolves to the private address {addr}; refused (allow_private = false)",
-                recoverable=False)
+                recoverable=False,
+            )
 
 
-def post_json(session: requests.Session, url: str, body: bytes, headers: Mapping[str, str],
-              timeout: float) -> requests.Response:
+def post_json(
+    session: requests.Session, url: str, body: bytes, headers: Mapping[str, str], timeout: float
+) -> requests.Response:
     """POST without following redirects; turn failures into DeliveryError with the recoverable flag."""
     try:
-        response = session.post(url, data=body, headers=dict(headers), timeout=timeout,
-                                allow_redirects=False)
+        response = session.post(url, data=body, headers=dict(headers), timeout=timeout, allow_redirects=False)
     except requests.Timeout:
         raise DeliveryError(f"timed out after {timeout:g} s", recoverable=True) from None
     except requests.RequestException as err:
@@ -124,8 +136,9 @@ def post_json(session: requests.Session, url: str, body: bytes, headers: Mapping
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if 300 <= status < 400:
         raise DeliveryError(f"HTTP {status} redirect not followed", recoverable=False, status=status)
-    raise DeliveryError(f"HTTP {status}", recoverable=status in RETRYABLE_STATUS,
-                        retry_after=retry_after, status=status)
+    raise DeliveryError(
+        f"HTTP {status}", recoverable=status in RETRYABLE_STATUS, retry_after=retry_after, status=status
+    )
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -17,8 +17,12 @@ class StdoutNotifier(Notifier):
     options: ClassVar[Mapping[str, Option]] = {}
 
     def send(self, alert: Alert) -> None:
-        line = {"id": alert.delivery_id, "type": alert.event,
-                "timestamp": alert.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": dict(alert.data)}
+        line = {
+            "id": alert.delivery_id,
+            "type": alert.event,
+            "timestamp": alert.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "data": dict(alert.data),
+        }
         # ensure_ascii: control characters and odd Unicode from Hub data arrive as \u escapes.
         sys.stdout.write(json.dumps(line, ensure_ascii=True) + "\n")
         sys.stdout.flush()

@@ -32,7 +32,7 @@ def decode_secret(value: str) -> bytes:
     if not value.startswith("whsec_"):
         raise ValueError("must be a Standard Webhooks key: whsec_ followed by base64")
     try:
-        key = base64.b64decode(value[len("whsec_"):], validate=True)
+        key = base64.b64decode(value[len("whsec_") :], validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("is not valid base64 after whsec_") from None
     if not 24 <= len(key) <= 64:
@@ -47,8 +47,11 @@ def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
 
 def body_for(alert: Alert) -> bytes:
     """The webhook body. Deterministic for an alert, so every retry sends the same bytes."""
-    envelope = {"type": alert.event, "timestamp": alert.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "data": dict(alert.data)}
+    envelope = {
+        "type": alert.event,
+        "timestamp": alert.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "data": dict(alert.data),
+    }
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -56,8 +59,7 @@ class WebhookNotifier(Notifier):
     type: ClassVar[str] = "webhook"
     options: ClassVar[Mapping[str, Option]] = {
         "url": Option("url", required=True, file_ok=True),
-        "secret": Option("secret", required=True, file_ok=True,
-                         check=_secret_problem),
+        "secret": Option("secret", required=True, file_ok=True, check=_secret_problem),
         "allow_private": Option("bool", default=False),
         "timeout": Option("float", default=10.0, check=positive),
     }

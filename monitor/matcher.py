@@ -1,0 +1,889 @@
+"""The matcher: repo names and titles -> the watches they match, and why. Pure: no I/O.
+
+How a text is read
+------------------
+1. Unicode folding (`normalise`): NFKD, Latin diacritics and invisible characters removed
+   (``Sóra`` -> ``Sora``, ``so\\u200bra`` -> ``sora``), fullwidth and styled letters made plain
+   (``ｓｏｒａ``, ``𝐬𝐨𝐫𝐚``), Cyrillic/Greek look-alikes mapped to Latin (``Sоra`` with a Cyrillic ``о``).
+2. Tokens (`tokens`): split on anything that is not a letter or digit, on camelCase
+   (``MistralMedium`` -> mistral, medium; ``GPT4Turbo`` -> gpt, 4, turbo; ``LLaMAModel`` ->
+   l, la, ma, model, whose joins spell ``llama``), and between letters and digits
+   (``sora2`` -> sora, 2). Case folded.
+3. Leetspeak (`token_variants`): inside a run of letters and digits that holds a letter, each group of
+   0 1 3 4 5 7 @ $ next to letters is read both as written and as letters (0→o, 1→i or l, 3→e, 4→a,
+   5→s, 7→t, @→a, $→s); a group may also be read as letters on the side of its letters only
+   (``l1am43`` -> llama, 3). Runs shorter than 3 characters (``7B``, ``Q4``, ``v1``) are never read
+   as leetspeak. Runs without letters stay digits, so versions keep their meaning
+   (``qwen-2`` never becomes anything else). The readings form a small lattice of tokens that
+   is searched as a whole, so one run can be leetspeak while the next one carries a version.
+
+How a term matches
+------------------
+A term is tokenised the same way and joined: ``mistral-medium`` -> key ``mistralmedium``. A term
+matches (rule "term", score 1.0) when a run of consecutive candidate tokens, joined, equals its
+key. So multi-word terms match adjacent tokens in order or written together (``MistralMedium``,
+``mistral_medium``, ``mistralmedium``), a one-word term matches a candidate that splits it
+(``gemini-ultra`` for ``geminiultra``), and a term never matches inside a longer word: both ends
+must fall on token boundaries (``sora`` does not match ``soraka``, ``tessora``, ``Sorayama``; it
+matches ``OpenSora`` and ``sora2``, where camelCase or a digit makes the boundary).
+
+Fuzzy (rule "fuzzy", per watch, default on): one typo -- insertion, deletion, substitution or
+transposition of adjacent characters -- that falls inside a word of the term with 5+ letters
+(a one-word term is one word: ``geminiultra`` has 11 letters; in ``sora-turbo`` only ``turbo`` may
+carry the typo). The typo never involves a digit (``qwen-2`` != ``qwen-3``, ``veo-30`` != ``veo-3``).
+The candidate is a run of consecutive tokens in which the tokens before and after the misspelt one
+are exact (``gemini_ulta`` for ``gemini-ultra``). Score = 1 - 1/max(len(candidate), len(key)).
+
+Patterns (rule "pattern"): Python regexes, case-insensitive, searched in the repo name and the
+title as written, and in their Unicode-folded form when that differs.
+
+Speed: all watches compile into one index. Exact keys and their proper prefixes live in one dict
+(one lookup per token in the common case); fuzzy keys live in a SymSpell deletion index (every key
+and all its 1-deletions), looked up with a candidate and its 1-deletions, then verified. Fuzzy
+results are cached per candidate string, since tokens repeat a lot across Hub names.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations, islice, product
+from typing import Any, ClassVar
+
+from rapidfuzz.distance import DamerauLevenshtein
+
+from monitor.config import WatchConfig
+from monitor.records import Match, Repo
+
+__all__ = [
+    "Explanation",
+    "Matcher",
+    "WatchExplanation",
+    "normalise",
+    "split_text",
+    "token_variants",
+    "tokens",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Unicode folding
+
+# Combining marks that NFKD splits off Latin, Greek and Cyrillic letters, and invisible format
+# characters (soft hyphen, zero-width space/joiners, bidi controls, BOM, variation selectors).
+_DROP_RE = re.compile(
+    "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+    "\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufe00-\ufe0f]"
+)
+
+# Look-alikes of Latin letters (Cyrillic, Greek, Armenian, IPA), case kept so camelCase survives.
+_HOMOGLYPHS = str.maketrans(
+    {
+        # Cyrillic
+        "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C",
+        "Т": "T", "Х": "X", "У": "Y", "І": "I", "Ј": "J", "Ѕ": "S", "Ԛ": "Q", "Ԝ": "W", "Ү": "Y",
+        "Һ": "H", "Ӏ": "I", "Ԁ": "D",
+        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j",
+        "ѕ": "s", "ԁ": "d", "һ": "h", "ԛ": "q", "ԝ": "w", "ү": "y", "ӏ": "l", "ɡ": "g",
+        # Greek
+        "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N",
+        "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "Ϲ": "C",
+        "ο": "o", "ι": "i", "ν": "v", "ρ": "p", "υ": "u", "α": "a", "ϲ": "c", "κ": "k",
+        # Armenian, Latin variants
+        "օ": "o", "ս": "u", "ց": "g", "ı": "i", "ȷ": "j", "ɑ": "a", "ɩ": "i", "ʏ": "y",
+    }
+)  # fmt: skip
+
+
+def _fold(text: str) -> str:
+    """Unicode folding with case kept (camelCase needs it). ASCII text is returned as is."""
+    if text.isascii():
+        return text
+    text = _DROP_RE.sub("", unicodedata.normalize("NFKD", text)).translate(_HOMOGLYPHS)
+    return unicodedata.normalize("NFC", text)
+
+
+def normalise(text: str) -> str:
+    """The folded, case-folded form of a text that matching sees; separators are kept.
+
+    >>> normalise("PR-Puppet-Sóra")
+    'pr-puppet-sora'
+    """
+    return _fold(text).casefold()
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens
+
+# camelCase and letter/digit splits for ASCII; other scripts' letters form their own tokens.
+_TOKEN_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^\W\d_A-Za-z]+|\d+")
+# A leet character next to a letter: the only case where leetspeak readings are worth building.
+_LEET_HINT_RE = re.compile(r"[^\W\d_][013457@$]|[013457@$][^\W\d_]")
+# Runs of letters, digits and leet symbols: leetspeak is read within one run.
+_RUN_RE = re.compile(r"(?:[^\W_]|[@$])+")
+
+_LEET = frozenset("013457@$")
+_LEET_MAP = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+_MAX_RUN_READINGS = 32  # per run; more only for adversarial runs like "a1b1c1d1..."
+_MAX_ONES = 3  # a run with more folded '1's reads them all as i or all as l
+
+
+def _plain_tokens(folded: str) -> list[str]:
+    return [t.casefold() for t in _TOKEN_RE.findall(folded)]
+
+
+def tokens(text: str) -> list[str]:
+    """The plain tokens of a text (no leetspeak reading), as matching sees them.
+
+    >>> tokens("PR-Puppet-Sora"), tokens("GPT4Turbo"), tokens("llama3")
+    (['pr', 'puppet', 'sora'], ['gpt', '4', 'turbo'], ['llama', '3'])
+    """
+    return _plain_tokens(_fold(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def _run_readings(run: str) -> tuple[tuple[str, ...], ...]:
+    """The token tuples a run can be read as; the first is the plain reading."""
+    plain = tuple(_plain_tokens(run))
+    is_letter = [c.isalpha() for c in run]
+    if True not in is_letter or not _LEET.intersection(run):
+        return (plain,) if plain else ()
+    n = len(run)
+    first = is_letter.index(True)
+    last = n - 1 - is_letter[::-1].index(True)
+    # Choice points; each option is a range of positions to read as letters, the first option
+    # reads the whole group as letters.
+    choices: list[list[range | tuple[int, ...]]] = []
+    k = first
+    while k > 0 and run[k - 1] in _LEET:
+        k -= 1
+    if k < first:  # leading group: all, or its last 0..all-1 characters (next to the letters)
+        choices.append([range(k, first)] + [range(j, first) for j in range(first, k, -1)])
+    k = last + 1
+    while k < n and run[k] in _LEET:
+        k += 1
+    if k > last + 1:  # trailing group: all, or its first 0..all-1 characters
+        choices.append([range(last + 1, k)] + [range(last + 1, j) for j in range(last + 1, k)])
+    i = first
+    while i <= last:  # groups between letters
+        if is_letter[i]:
+            i += 1
+            continue
+        j = i
+        while not is_letter[j]:
+            j += 1
+        if _LEET.intersection(run[i:j]):
+            choices.append(_middle_options(i, j))
+        i = j
+    readings = [plain]
+    seen = {plain}
+    for combo in islice(_combos(choices), 4 * _MAX_RUN_READINGS):
+        folded = [p for r in combo for p in r if run[p] in _LEET]
+        ones = [p for p in folded if run[p] == "1"]
+        if len(ones) > _MAX_ONES:
+            one_options: Iterable[tuple[str, ...]] = [("i",) * len(ones), ("l",) * len(ones)]
+        else:
+            one_options = product("il", repeat=len(ones))
+        for one_letters in one_options:
+            chars = list(run)
+            for p in folded:
+                chars[p] = _LEET_MAP.get(run[p], "")
+            for p, letter in zip(ones, one_letters, strict=True):
+                chars[p] = letter
+            reading = tuple(_plain_tokens("".join(chars)))
+            if reading not in seen:
+                seen.add(reading)
+                readings.append(reading)
+                if len(readings) >= _MAX_RUN_READINGS:
+                    return tuple(readings)
+    return tuple(readings)
+
+
+def _middle_options(i: int, j: int) -> list[range | tuple[int, ...]]:
+    """Ways to read a group between letters: all as letters, as written, or the characters next
+    to the letters on either side or both as letters (``aa414aaaa`` -> aaa, 1, aaaaa)."""
+    options: list[range | tuple[int, ...]] = [range(i, j), range(0)]
+    length = j - i
+    if length > 8:
+        return options
+    for left in range(length):
+        for right in range(length - left):
+            if left or right:
+                options.append((*range(i, i + left), *range(j - right, j)))
+    return options
+
+
+def _combos(choices: list[list[range | tuple[int, ...]]]) -> Iterator[tuple[range | tuple[int, ...], ...]]:
+    """Combinations of options, fewest departures from the first options first."""
+    base = [options[0] for options in choices]
+    for departures in range(len(choices) + 1):
+        for points in combinations(range(len(choices)), departures):
+            for picks in product(*(choices[p][1:] for p in points)):
+                combo = list(base)
+                for p, pick in zip(points, picks, strict=True):
+                    combo[p] = pick
+                yield tuple(combo)
+
+
+# A text as matching sees it: a list of runs, each a tuple of readings (token tuples, plain first).
+# Consecutive tokens: within a reading, and from the last token of a run's reading to the first
+# token of every reading of the next run. Without leetspeak the whole text is one run, one reading.
+_Runs = list[tuple[tuple[str, ...], ...]]
+_Node = tuple[int, int, int]  # (run, reading, token)
+
+
+def _runs(folded: str) -> _Runs:
+    if _LEET_HINT_RE.search(folded) is None:
+        toks = tuple(_plain_tokens(folded))
+        return [(toks,)] if toks else []
+    runs = []
+    for run in _RUN_RE.findall(folded):
+        readings = _run_readings(run)
+        if readings:
+            runs.append(readings)
+    return runs
+
+
+def _succ(runs: _Runs, r: int, a: int, t: int) -> tuple[_Node, ...]:
+    """The tokens that may follow token t of reading a of run r."""
+    if t + 1 < len(runs[r][a]):
+        return ((r, a, t + 1),)
+    if r + 1 < len(runs):
+        return tuple((r + 1, a2, 0) for a2 in range(len(runs[r + 1])))
+    return ()
+
+
+def _letter_stretches(reading: tuple[str, ...]) -> list[list[str]]:
+    """The tokens of a reading grouped into stretches of letters (digits separate them)."""
+    stretches: list[list[str]] = []
+    current: list[str] = []
+    for tok in reading:
+        if tok.isdigit():
+            if current:
+                stretches.append(current)
+                current = []
+        else:
+            current.append(tok)
+    if current:
+        stretches.append(current)
+    return stretches
+
+
+def token_variants(text: str) -> list[tuple[str, tuple[tuple[str, ...], ...]]]:
+    """The runs of a text that have leetspeak readings, with all their readings (plain first).
+
+    >>> token_variants("s0r4-v2")
+    [('s0r4', (('s', '0', 'r', '4'), ('sora',), ...))]
+    """
+    folded = _fold(text)
+    if _LEET_HINT_RE.search(folded) is None:
+        return []
+    out = []
+    for run in _RUN_RE.findall(folded):
+        readings = _run_readings(run)
+        if len(run) < 3:  # "7B", "Q4", "v1": sizes and versions, never worth a leetspeak reading
+            readings = readings[:1]
+        elif len(readings) > 1:
+            out.append((run, readings))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# One typo
+
+
+def _one_typo(cand: str, key: str, spans: tuple[tuple[int, int], ...]) -> tuple[float, str]:
+    """Score of `cand` as `key` with one typo, and "" -- or 0.0 and why not."""
+    lc, lk = len(cand), len(key)
+    if cand == key:
+        return 0.0, "identical"
+    if abs(lc - lk) > 1:
+        return 0.0, "more than one edit"
+    shortest = min(lc, lk)
+    p = 0
+    while p < shortest and cand[p] == key[p]:
+        p += 1
+    q = 0
+    while q < shortest - p and cand[lc - 1 - q] == key[lk - 1 - q]:
+        q += 1
+    xc, xk = cand[p : lc - q], key[p : lk - q]
+    if len(xc) + len(xk) > 2 and not (len(xc) == len(xk) == 2 and xc == xk[::-1]):
+        return 0.0, "more than one edit"
+    if any(ch.isdigit() for ch in xc + xk):
+        return 0.0, "the difference is a digit (digits must match exactly)"
+    end = p + len(xk)
+    for a, b in spans:
+        if a <= p and end <= b:
+            return round(1.0 - 1.0 / max(lc, lk), 3), ""
+    return 0.0, "the typo falls outside every word of 5+ letters of the term"
+
+
+def _word_spans(toks: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    """Character spans, in the joined key, of the tokens with 5+ letters (where a typo may fall)."""
+    spans = []
+    pos = 0
+    for tok in toks:
+        if sum(c.isalpha() for c in tok) >= 5:
+            spans.append((pos, pos + len(tok)))
+        pos += len(tok)
+    return tuple(spans)
+
+
+# ---------------------------------------------------------------------------------------------
+# Texts given to `leakmon match`
+
+_URL_RE = re.compile(r"^https?://[^/]+/(?:(?:spaces|datasets|models)/)?(?P<rest>.*)$", re.IGNORECASE)
+
+
+def split_text(text: str) -> tuple[str | None, str, str]:
+    """(owner, text to match, field) for a TEXT of `leakmon match`.
+
+    A TEXT with a "/" is a repo id: owner and name, field "repo_id" (a Hub URL is accepted too:
+    ``https://huggingface.co/spaces/owner/name``). Any other TEXT is a title, field "title".
+    """
+    stripped = text.strip()
+    m = _URL_RE.match(stripped)
+    if m and "/" in m["rest"]:
+        owner, name = m["rest"].split("/", 2)[:2]
+        return owner, name, "repo_id"
+    if "/" in stripped:
+        owner, name = stripped.split("/", 1)
+        return owner, name, "repo_id"
+    return None, text, "title"
+
+
+# ---------------------------------------------------------------------------------------------
+# The matcher
+
+_TERM, _FUZZY, _PATTERN = 0, 1, 2
+_RULES = ("term", "fuzzy", "pattern")
+_FIELDS = ("repo_id", "title")
+_INFO_CACHE_MAX = 1 << 17
+_MAX_SEQUENCES = 8  # up to this many leetspeak readings of a text are walked one by one
+_NOTHING: tuple[tuple[Any, ...], bool, bool] = ((), False, False)
+
+# (watch index, rule, index of the term or pattern in the watch, score)
+_Hit = tuple[int, int, int, float]
+
+
+class Matcher:
+    """All watches compiled into one index. Build once, then call `match_repo` per repo."""
+
+    # Hub listing `expand` fields the matcher reads, apart from createdAt (titles come from cardData).
+    required_fields: ClassVar[dict[str, tuple[str, ...]]] = {
+        "model": ("author", "cardData"),
+        "dataset": ("author", "cardData"),
+        "space": ("author", "cardData"),
+    }
+
+    def __init__(self, watches: Iterable[WatchConfig]) -> None:
+        self.watches: tuple[WatchConfig, ...] = tuple(watches)
+        # key or proper prefix of a key -> (hits when the joined tokens equal it, is a proper prefix)
+        exact: dict[str, tuple[list[_Hit], bool]] = {}
+        # fuzzy key -> (word spans, [(watch, term index)])
+        fuzzy: dict[str, tuple[tuple[tuple[int, int], ...], list[tuple[int, int]]]] = {}
+        self._term_keys: list[list[tuple[str, tuple[tuple[int, int], ...]]]] = []
+        self._patterns: list[tuple[int, int, re.Pattern[str]]] = []
+        self._ignored: dict[str, set[int]] = {}
+
+        for w, watch in enumerate(self.watches):
+            keys = []
+            for t, term in enumerate(watch.terms):
+                toks = tokens(term) if isinstance(term, str) else []
+                if not toks:
+                    raise ValueError(f"watch {watch.name!r}: term {term!r} has no letters or digits")
+                key = "".join(toks)
+                spans = _word_spans(toks)
+                keys.append((key, spans))
+                hits, is_prefix = exact.get(key, ([], False))
+                hits.append((w, _TERM, t, 1.0))
+                exact[key] = (hits, is_prefix)
+                for end in range(1, len(key)):
+                    hits, _ = exact.get(key[:end], ([], True))
+                    exact[key[:end]] = (hits, True)
+                if watch.fuzzy and spans:
+                    fuzzy.setdefault(key, (spans, []))[1].append((w, t))
+            self._term_keys.append(keys)
+            for i, pattern in enumerate(watch.patterns):
+                try:
+                    self._patterns.append((w, i, re.compile(pattern, re.IGNORECASE)))
+                except (re.error, TypeError) as exc:
+                    raise ValueError(
+                        f"watch {watch.name!r}: pattern {pattern!r} is not a valid regular expression: {exc}"
+                    ) from exc
+            for author in watch.ignore_authors:
+                self._ignored.setdefault(author.casefold(), set()).add(w)
+
+        self._exact = {k: (tuple(h), p) for k, (h, p) in exact.items()}
+        # Every substring of every key: a leetspeak reading is kept only if it can be part of a key.
+        self._exact_infix = frozenset(
+            key[i:j]
+            for ks in self._term_keys
+            for key, _ in ks
+            for i in range(len(key))
+            for j in range(i + 1, len(key) + 1)
+        )
+        self._readings_cache: dict[str, tuple[tuple[str, ...], ...]] = {}
+
+        # Fuzzy: a SymSpell deletion index over the keys (each key and its 1-deletions), and one over
+        # the keys' proper prefixes of 2+ characters, which says whether a candidate may be a
+        # misspelt start of a key that exact tokens then complete.
+        self._fz_keys: list[tuple[str, tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]] = []
+        deletions: dict[str, set[int]] = {}
+        prefix_deletions: set[str] = set()
+        self._fz_infix: set[str] = set()
+        self._fz_suffix: set[str] = set()
+        lengths: set[int] = set()
+        for kid, (key, (spans, entries)) in enumerate(fuzzy.items()):
+            self._fz_keys.append((key, spans, tuple(entries)))
+            deletions.setdefault(key, set()).add(kid)
+            for i in range(len(key)):
+                deletions.setdefault(key[:i] + key[i + 1 :], set()).add(kid)
+                self._fz_suffix.add(key[i:])
+                for j in range(i + 1, len(key) + 1):
+                    self._fz_infix.add(key[i:j])
+            for end in range(2, len(key)):
+                prefix = key[:end]
+                prefix_deletions.add(prefix)
+                prefix_deletions.update(prefix[:i] + prefix[i + 1 :] for i in range(end))
+            lengths.update((len(key) - 1, len(key), len(key) + 1))
+        self._fz_deletions = {d: tuple(sorted(k)) for d, k in deletions.items()}
+        self._fz_prefix_deletions = frozenset(prefix_deletions)
+        self._fz_lengths = frozenset(lengths)
+        self._fz_maxlen = max(lengths, default=0)
+        # candidate string -> (hits, is a proper prefix of a key, may be a misspelt key start)
+        self._info_cache: dict[str, tuple[tuple[_Hit, ...], bool, bool]] = {}
+
+        # Patterns: one combined regex says quickly that none matches (if they combine at all).
+        self._pattern_any: re.Pattern[str] | None = None
+        if len(self._patterns) > 1:
+            try:
+                self._pattern_any = re.compile(
+                    "|".join(f"(?:{rx.pattern})" for _, _, rx in self._patterns), re.IGNORECASE
+                )
+            except re.error:  # backreferences, global flags, duplicate group names: test one by one
+                self._pattern_any = None
+
+    # -- public API -------------------------------------------------------------------------
+
+    def match_repo(self, repo: Repo) -> list[Match]:
+        """Every match of a repo over all watches; watches that ignore its owner or author are skipped."""
+        name = repo.name
+        name_hits = self._hits(name)
+        title = repo.title or ""
+        title_hits = self._hits(title) if title else []
+        if not name_hits and not title_hits:
+            return []
+        skip = self._skipped(repo.owner, repo.author)
+        return self._assemble(((name, name_hits), (title, title_hits)), skip)
+
+    def match_text(self, text: str) -> list[Match]:
+        """`leakmon match TEXT`: a TEXT with "/" is a repo id (owner checked, name matched as
+        "repo_id"); any other TEXT is a title (field "title")."""
+        owner, target, field = split_text(text)
+        skip = self._skipped(owner or "", "")
+        hits = self._hits(target)
+        if field == "repo_id":
+            return self._assemble(((target, hits), ("", [])), skip)
+        return self._assemble((("", []), (target, hits)), skip)
+
+    def explain(self, text: str) -> Explanation:
+        """`leakmon match --explain TEXT`: what the matcher saw, and per watch why it matched or not."""
+        owner, target, field = split_text(text)
+        folded = _fold(target)
+        matches = self.match_text(text)
+        skip = self._skipped(owner or "", "")
+        runs = _runs(folded)
+        toks = {tok for readings in runs for reading in readings for tok in reading}
+        joins = _joins(runs, max_len=max((len(k) for ks in self._term_keys for k, _ in ks), default=0))
+        watches = []
+        for w, watch in enumerate(self.watches):
+            mine = tuple(m for m in matches if m.watch == watch.name)
+            reasons: list[str] = []
+            if w in skip:
+                reasons.append(f"owner {owner!r} is in ignore_authors: this watch never matches its repos")
+            elif not mine:
+                for t, (key, spans) in enumerate(self._term_keys[w]):
+                    reasons.append(_why_not(watch.terms[t], key, spans, watch.fuzzy, toks, joins))
+                reasons.extend(f"pattern {p!r} does not match {target!r}" for p in watch.patterns)
+            watches.append(WatchExplanation(watch.name, bool(mine), mine, tuple(reasons)))
+        return Explanation(
+            text=text,
+            field=field,
+            owner=owner,
+            target=target,
+            normalised=folded.casefold(),
+            tokens=tuple(_plain_tokens(folded)),
+            leet=tuple(token_variants(target)),
+            watches=tuple(watches),
+        )
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _skipped(self, owner: str, author: str) -> set[int] | frozenset[int]:
+        if not self._ignored:
+            return frozenset()
+        skip: set[int] = set()
+        for who in (owner, author):
+            if who:
+                skip |= self._ignored.get(who.casefold(), set())
+        return skip
+
+    def _hits(self, text: str) -> list[_Hit]:
+        out: list[_Hit] = []
+        if not text:
+            return out
+        folded = _fold(text)
+        if _LEET_HINT_RE.search(folded) is None:
+            toks = _plain_tokens(folded)
+            if toks:
+                self._walk_flat(toks, out)
+        else:
+            runs = []
+            combinations = 1
+            for run in _RUN_RE.findall(folded):
+                readings = self._readings_cache.get(run)
+                if readings is None:
+                    readings = self._useful_readings(run)
+                if readings:
+                    runs.append(readings)
+                    combinations *= len(readings)
+            if combinations == 1:
+                if runs:
+                    self._walk_flat([tok for readings in runs for tok in readings[0]], out)
+            elif combinations <= _MAX_SEQUENCES:  # a few token sequences: walk each one flat
+                for combo in product(*runs):
+                    self._walk_flat([tok for reading in combo for tok in reading], out)
+            else:
+                self._walk(runs, out)
+        if self._patterns:
+            self._pattern_hits(text, folded, out)
+        return out
+
+    def _useful_readings(self, run: str) -> tuple[tuple[str, ...], ...]:
+        """The readings of a run worth walking for these watches (cached): the plain one, and the
+        leetspeak readings that spell a new stretch of 3+ letters which is part of a key, or holds
+        a new token that means something by itself (a key, a key prefix, a typo of a key). Runs of
+        1-2 characters ("7B", "Q4", "v1": sizes and versions) are only read as written."""
+        readings = _run_readings(run)
+        if len(run) < 3:
+            readings = readings[:1]
+        elif len(readings) > 1:
+            plain = set(readings[0])
+            plain_stretches = ["".join(s) for s in _letter_stretches(readings[0])]
+            useful = [readings[0]]
+            for reading in readings[1:]:
+                unchanged = list(plain_stretches)
+                for stretch in _letter_stretches(reading):
+                    joined = "".join(stretch)
+                    if joined in unchanged:
+                        unchanged.remove(joined)
+                        continue
+                    if len(joined) < 3:
+                        continue
+                    if joined in self._exact_infix or any(
+                        tok not in plain and len(tok) > 1 and self._info(tok) is not _NOTHING
+                        for tok in stretch
+                    ):
+                        useful.append(reading)
+                        break
+            readings = tuple(useful)
+        if len(self._readings_cache) >= _INFO_CACHE_MAX:
+            self._readings_cache.clear()
+        self._readings_cache[run] = readings
+        return readings
+
+    def _walk_flat(self, toks: list[str], out: list[_Hit]) -> None:
+        """`_walk` for a text with one reading: the same, with indexes for successors."""
+        get = self._info_cache.get
+        n = len(toks)
+        for i in range(n):
+            tok = toks[i]
+            info = get(tok)
+            if info is _NOTHING:
+                continue
+            if info is None:
+                info = self._info(tok)
+                if info is _NOTHING:
+                    continue
+            hits, is_prefix, misspelt_start = info
+            if hits:
+                out.extend(hits)
+            if misspelt_start:
+                self._complete_flat(toks, i, tok, out)
+            s = tok
+            j = i + 1
+            while is_prefix and j < n:
+                tok = toks[j]
+                s += tok
+                info = get(s)
+                if info is None:
+                    info = self._info(s)
+                hits, is_prefix, misspelt_start = info
+                if hits:
+                    out.extend(hits)
+                if misspelt_start and not tok.isdigit():
+                    self._complete_flat(toks, j, s, out)
+                j += 1
+
+    def _complete_flat(self, toks: list[str], j: int, s: str, out: list[_Hit]) -> None:
+        tail = ""
+        for k in range(j + 1, len(toks)):
+            tail += toks[k]
+            length = len(s) + len(tail)
+            if tail not in self._fz_infix or length > self._fz_maxlen:
+                return
+            if tail in self._fz_suffix and length in self._fz_lengths:
+                cand = s + tail
+                info = self._info_cache.get(cand)
+                if info is None:
+                    info = self._info(cand)
+                if info[0]:
+                    out.extend(info[0])
+
+    def _walk(self, runs: _Runs, out: list[_Hit]) -> None:
+        """Every token, as the start of a candidate. The common case is one cache lookup per token."""
+        cache = self._info_cache
+        for r, readings in enumerate(runs):
+            for a, reading in enumerate(readings):
+                for t, tok in enumerate(reading):
+                    info = cache.get(tok)
+                    if info is None:
+                        info = self._info(tok)
+                    if info is _NOTHING:
+                        continue
+                    hits, is_prefix, misspelt_start = info
+                    if hits:
+                        out.extend(hits)
+                    if misspelt_start:
+                        self._complete(runs, (r, a, t), tok, "", out)
+                    if is_prefix:
+                        self._extend(runs, (r, a, t), tok, out)
+
+    def _extend(self, runs: _Runs, node: _Node, prefix: str, out: list[_Hit]) -> None:
+        """Follow tokens after an exact key prefix: exact keys, and keys with a typo in the token
+        that follows the prefix (A + c, and A + c + B through `_complete`)."""
+        cache = self._info_cache
+        stack = [(node, prefix)]
+        while stack:
+            node, prefix = stack.pop()
+            for nxt in _succ(runs, *node):
+                tok = runs[nxt[0]][nxt[1]][nxt[2]]
+                s = prefix + tok
+                info = cache.get(s)
+                if info is None:
+                    info = self._info(s)
+                if info is _NOTHING:
+                    continue
+                hits, is_prefix, misspelt_start = info
+                if hits:
+                    out.extend(hits)
+                if misspelt_start and not tok.isdigit():
+                    self._complete(runs, nxt, s, "", out)
+                if is_prefix:
+                    stack.append((nxt, s))
+
+    def _complete(self, runs: _Runs, node: _Node, s: str, tail: str, out: list[_Hit]) -> None:
+        """`s` may be a misspelt start of a fuzzy key: try exact tokens after it that spell the rest."""
+        for nxt in _succ(runs, *node):
+            b = tail + runs[nxt[0]][nxt[1]][nxt[2]]
+            if b not in self._fz_infix or len(s) + len(b) > self._fz_maxlen:
+                continue
+            if b in self._fz_suffix and len(s) + len(b) in self._fz_lengths:
+                cand = s + b
+                info = self._info_cache.get(cand)
+                if info is None:
+                    info = self._info(cand)
+                if info[0]:
+                    out.extend(info[0])
+            self._complete(runs, nxt, s, b, out)
+
+    def _info(self, s: str) -> tuple[tuple[_Hit, ...], bool, bool]:
+        """What a candidate string means to this matcher (cached): its hits, exact and fuzzy;
+        whether it is a proper prefix of a key; whether it may be a misspelt start of a fuzzy key."""
+        exact = self._exact.get(s)
+        hits: tuple[_Hit, ...] = exact[0] if exact else ()
+        is_prefix = exact[1] if exact else False
+        misspelt_start = False
+        n = len(s)
+        if self._fz_keys and n <= self._fz_maxlen:
+            dels = [s[:i] + s[i + 1 :] for i in range(n)]
+            if n in self._fz_lengths:
+                hits += self._fuzzy_hits(s, dels)
+            if n >= 4 and not s.isdigit():
+                pd = self._fz_prefix_deletions
+                misspelt_start = s in pd or any(d in pd for d in dels)
+        info = (hits, is_prefix, misspelt_start) if hits or is_prefix or misspelt_start else _NOTHING
+        if len(self._info_cache) >= _INFO_CACHE_MAX:
+            self._info_cache.clear()
+        self._info_cache[s] = info
+        return info
+
+    def _fuzzy_hits(self, cand: str, dels: list[str]) -> tuple[_Hit, ...]:
+        get = self._fz_deletions.get
+        kids: set[int] = set()
+        for d in (cand, *dels):
+            hit = get(d)
+            if hit:
+                kids.update(hit)
+        if not kids:
+            return ()
+        found: list[_Hit] = []
+        for kid in sorted(kids):
+            key, spans, entries = self._fz_keys[kid]
+            score, _ = _one_typo(cand, key, spans)
+            if score:
+                found.extend((w, _FUZZY, t, score) for w, t in entries)
+        return tuple(found)
+
+    def _pattern_hits(self, text: str, folded: str, out: list[_Hit]) -> None:
+        texts = (text,) if folded == text else (text, folded)
+        if self._pattern_any is not None and not any(self._pattern_any.search(x) for x in texts):
+            return
+        for w, i, rx in self._patterns:
+            if any(rx.search(x) for x in texts):
+                out.append((w, _PATTERN, i, 1.0))
+
+    def _assemble(
+        self, fields: tuple[tuple[str, list[_Hit]], tuple[str, list[_Hit]]], skip: set[int] | frozenset[int]
+    ) -> list[Match]:
+        best: dict[tuple[int, int, int, int], float] = {}
+        for f, (_, hits) in enumerate(fields):
+            for w, rule, item, score in hits:
+                if w in skip:
+                    continue
+                k = (w, f, rule, item)
+                if best.get(k, -1.0) < score:
+                    best[k] = score
+        if not best:
+            return []
+        matches = []
+        for (w, f, rule, item), score in sorted(best.items()):
+            if rule == _FUZZY and (w, f, _TERM, item) in best:
+                continue  # exact beats fuzzy for the same term
+            watch = self.watches[w]
+            matches.append(
+                Match(
+                    watch=watch.name,
+                    rule=_RULES[rule],
+                    field=_FIELDS[f],
+                    term=watch.patterns[item] if rule == _PATTERN else watch.terms[item],
+                    text=fields[f][0],
+                    score=score,
+                )
+            )
+        return matches
+
+
+# ---------------------------------------------------------------------------------------------
+# Explanations
+
+
+@dataclass(frozen=True, slots=True)
+class WatchExplanation:
+    watch: str
+    matched: bool
+    matches: tuple[Match, ...]
+    reasons: tuple[str, ...]  # why it did not match (one line per term and pattern), or why skipped
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "watch": self.watch,
+            "matched": self.matched,
+            "matches": [m.as_dict() for m in self.matches],
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    text: str  # the TEXT as given
+    field: str  # "repo_id" | "title"
+    owner: str | None  # for a repo id
+    target: str  # what was matched: the repo name, or the title
+    normalised: str
+    tokens: tuple[str, ...]  # plain tokens
+    leet: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]  # runs with leetspeak readings
+    watches: tuple[WatchExplanation, ...]
+
+    @property
+    def matched(self) -> bool:
+        return any(w.matched for w in self.watches)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "field": self.field,
+            "owner": self.owner,
+            "target": self.target,
+            "normalised": self.normalised,
+            "tokens": list(self.tokens),
+            "leet": [{"run": run, "readings": [list(r) for r in rs]} for run, rs in self.leet],
+            "watches": [w.as_dict() for w in self.watches],
+        }
+
+    def lines(self) -> list[str]:
+        if self.field == "repo_id":
+            head = f"{self.text!r}: repo id, owner {self.owner!r}, name {self.target!r} (field repo_id)"
+        else:
+            head = f"{self.text!r}: title (field title)"
+        out = [head, f"  normalised: {self.normalised!r}", f"  tokens: {' '.join(self.tokens) or '(none)'}"]
+        for run, readings in self.leet:
+            shown = " | ".join(" ".join(r) for r in readings)
+            out.append(f"  leetspeak: {run!r} reads as {shown}")
+        for w in self.watches:
+            out.append(f"  watch {w.watch!r}: {'MATCH' if w.matched else 'no match'}")
+            for m in w.matches:
+                out.append(f"    {m.rule} {m.term!r} in {m.field} {m.text!r} (score {m.score})")
+            out.extend(f"    {reason}" for reason in w.reasons)
+        return out
+
+
+def _joins(runs: _Runs, max_len: int) -> set[str]:
+    """Runs of consecutive tokens, joined, up to `max_len` + 2 characters (for explanations)."""
+    limit = max_len + 2
+    out: set[str] = set()
+    starts = [
+        (r, a, t) for r, rs in enumerate(runs) for a, reading in enumerate(rs) for t in range(len(reading))
+    ]
+    for node in starts[:2000]:
+        stack = [(node, runs[node[0]][node[1]][node[2]])]
+        while stack and len(out) < 20_000:
+            node, s = stack.pop()
+            out.add(s)
+            for nxt in _succ(runs, *node):
+                tok = runs[nxt[0]][nxt[1]][nxt[2]]
+                if len(s) + len(tok) <= limit:
+                    stack.append((nxt, s + tok))
+    return out
+
+
+def _why_not(
+    term: str, key: str, spans: tuple[tuple[int, int], ...], fuzzy: bool, toks: set[str], joins: set[str]
+) -> str:
+    parts = [f"term {term!r}: no token or run of adjacent tokens spells {key!r}"]
+    inside = sorted((t for t in toks | joins if key in t and t != key), key=lambda t: (len(t), t))
+    if inside:
+        parts.append(f"{key!r} occurs only inside the longer word {inside[0]!r}")
+    best = None
+    best_rank = (3, 0, "")
+    for cand in joins:
+        distance = DamerauLevenshtein.distance(cand, key, score_cutoff=2)
+        rank = (distance, abs(len(cand) - len(key)), cand)
+        if distance <= 2 and rank < best_rank:
+            best, best_rank = cand, rank
+    if best is not None and best_rank[0] == 2 and not inside:
+        parts.append(f"nearest: {best!r} (2 edits; fuzzy allows one)")
+    elif best is not None and best_rank[0] == 1:
+        _, why = _one_typo(best, key, ((0, len(key)),))
+        if not why:
+            if not fuzzy:
+                why = "fuzzy matching is off for this watch"
+            elif not spans:
+                why = "fuzzy needs a word of 5+ letters in the term"
+            else:
+                _, why = _one_typo(best, key, spans)
+        parts.append(f"nearest: {best!r} (1 edit: {why or 'it would match as a typo'})")
+    return "; ".join(parts)

@@ -1,0 +1,609 @@
+"""The matcher: tokens, terms, leetspeak, fuzzy, patterns, ignore_authors, match_text, explain."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+from rapidfuzz.distance import OSA
+
+from monitor.config import WatchConfig
+from monitor.matcher import Explanation, Matcher, normalise, split_text, token_variants, tokens
+from monitor.records import Match, Repo
+
+NOW = datetime(2024, 11, 26, 13, 9, 54, tzinfo=UTC)
+
+
+def repo(repo_id: str, title: str | None = None, author: str = "", repo_type: str = "space") -> Repo:
+    return Repo(repo_type, repo_id, NOW, author=author or repo_id.split("/")[0], title=title)  # type: ignore[arg-type]
+
+
+def watch(name: str, *terms: str, **kw) -> WatchConfig:
+    return WatchConfig(name=name, terms=terms, **kw)
+
+
+def found(m: Matcher, text: str) -> set[tuple[str, str, str]]:
+    """(watch, rule, term) of every match of a `leakmon match` TEXT."""
+    return {(x.watch, x.rule, x.term) for x in m.match_text(text)}
+
+
+# ---------------------------------------------------------------------------------------------
+# tokens and normalise
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("PR-Puppet-Sora", ["pr", "puppet", "sora"]),
+        ("MistralMedium", ["mistral", "medium"]),
+        ("GPT4Turbo", ["gpt", "4", "turbo"]),
+        ("LLaMAModel", ["l", "la", "ma", "model"]),  # its joins spell "llama"
+        ("OpenAI", ["open", "ai"]),
+        ("XLMRoberta", ["xlm", "roberta"]),
+        ("llama3", ["llama", "3"]),
+        ("sora2", ["sora", "2"]),
+        ("Qwen2.5-7B-Instruct", ["qwen", "2", "5", "7", "b", "instruct"]),
+        ("mistral_medium.v2 final/x", ["mistral", "medium", "v", "2", "final", "x"]),
+        ("SORA", ["sora"]),
+        ("ｓｏｒａ", ["sora"]),  # fullwidth
+        ("𝐒𝐨𝐫𝐚", ["sora"]),  # mathematical bold
+        ("Sоra", ["sora"]),  # Cyrillic о
+        ("Sóra", ["sora"]),  # diacritic
+        ("so\u200bra", ["sora"]),  # zero-width space
+        ("通义千问Qwen", ["通义千问", "qwen"]),
+        ("", []),
+        ("---", []),
+    ],
+)
+def test_tokens(text: str, expected: list[str]) -> None:
+    assert tokens(text) == expected
+
+
+def test_normalise_keeps_separators() -> None:
+    assert normalise("PR-Puppet-Sóra") == "pr-puppet-sora"
+    assert normalise("ＧＰＴ４") == "gpt4"
+
+
+def test_token_variants_show_leetspeak_readings() -> None:
+    (run, readings), *_ = token_variants("s0r4-v2")
+    assert run == "s0r4"
+    assert readings[0] == ("s", "0", "r", "4")
+    assert ("sora",) in readings
+    assert token_variants("qwen-2") == []
+    assert ("llama", "3") in token_variants("l1am43")[0][1]
+    assert ("mistral",) in token_variants("m1stral")[0][1]
+    assert ("llama",) in token_variants("l1ama")[0][1]
+
+
+# ---------------------------------------------------------------------------------------------
+# terms: tables of positives and negatives
+
+WATCHES = [
+    watch("sora", "sora", "sora-turbo"),
+    watch("mistral", "mistral-medium"),
+    watch("mistral-7", "mistral"),
+    watch("gemini", "gemini-ultra", "Gemini"),
+    watch("qwen", "qwen-3"),
+    watch("veo", "veo-3"),
+    watch("llama", "llama-3"),
+    watch("geminiultra", "geminiultra"),
+]
+M = Matcher(WATCHES)
+
+POSITIVES = [
+    # text, (watch, rule, term) expected among the matches
+    ("PR-Puppets/PR-Puppet-Sora", ("sora", "term", "sora")),
+    ("x/Sora", ("sora", "term", "sora")),
+    ("x/SORA", ("sora", "term", "sora")),
+    ("x/sora_v2", ("sora", "term", "sora")),
+    ("x/sora-v2", ("sora", "term", "sora")),
+    ("x/Sora2", ("sora", "term", "sora")),
+    ("x/OpenSora", ("sora", "term", "sora")),  # camelCase makes the boundary
+    ("x/S.O.R.A", ("sora", "term", "sora")),
+    ("x/s0r4", ("sora", "term", "sora")),
+    ("x/S0R4-demo", ("sora", "term", "sora")),
+    ("x/5ora", ("sora", "term", "sora")),
+    ("x/$ora", ("sora", "term", "sora")),
+    ("x/Sora Turbo", ("sora", "term", "sora-turbo")),
+    ("x/SoraTurbo", ("sora", "term", "sora-turbo")),
+    ("x/sora_turbo_preview", ("sora", "term", "sora-turbo")),
+    ("x/s0r4-7urb0", ("sora", "term", "sora-turbo")),
+    ("x/ｓｏｒａ", ("sora", "term", "sora")),
+    ("x/Sоra", ("sora", "term", "sora")),  # Cyrillic о
+    ("x/MistralMedium", ("mistral", "term", "mistral-medium")),
+    ("x/mistral_medium", ("mistral", "term", "mistral-medium")),
+    ("x/mistral-medium", ("mistral", "term", "mistral-medium")),
+    ("x/mistralmedium", ("mistral", "term", "mistral-medium")),
+    ("x/Mistral Medium 3", ("mistral", "term", "mistral-medium")),
+    ("x/m1stral-med1um", ("mistral", "term", "mistral-medium")),
+    ("x/m1stral", ("mistral-7", "term", "mistral")),
+    ("x/Mistral-7B-v0.1", ("mistral-7", "term", "mistral")),
+    ("x/g3mini", ("gemini", "term", "Gemini")),
+    ("x/Gemini Ultra", ("gemini", "term", "gemini-ultra")),
+    ("x/gemini-ultra", ("geminiultra", "term", "geminiultra")),  # a one-word term split by the candidate
+    ("x/qwen-3", ("qwen", "term", "qwen-3")),
+    ("x/Qwen3-Coder", ("qwen", "term", "qwen-3")),
+    ("x/veo-3", ("veo", "term", "veo-3")),
+    ("x/Veo3-fast", ("veo", "term", "veo-3")),
+    ("x/llama-3", ("llama", "term", "llama-3")),
+    ("x/llama3", ("llama", "term", "llama-3")),
+    ("x/Llama-3.1-8B", ("llama", "term", "llama-3")),
+    ("x/LLaMA-3", ("llama", "term", "llama-3")),
+    ("x/l1ama-3", ("llama", "term", "llama-3")),
+    ("x/1lama3", ("llama", "term", "llama-3")),
+    ("x/l1am43", ("llama", "term", "llama-3")),  # leetspeak next to the version
+    ("Sora 2 leaked demo", ("sora", "term", "sora")),  # a title
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), POSITIVES)
+def test_positive(text: str, expected: tuple[str, str, str]) -> None:
+    assert expected in found(M, text)
+
+
+NEGATIVES = [
+    # text, watch that must not match
+    ("x/soraka", "sora"),
+    ("x/sorabji", "sora"),
+    ("x/tessora", "sora"),
+    ("x/Sorayama", "sora"),
+    ("x/sora-turbine", "sora"),  # matches "sora" but not "sora-turbo" -- checked below
+    ("x/sona", "sora"),  # fuzzy needs 5+ letters
+    ("x/qwen-2", "qwen"),
+    ("x/qwen2", "qwen"),
+    ("x/Qwen-30B", "qwen"),
+    ("x/qwen", "qwen"),
+    ("x/veo-30", "veo"),
+    ("x/veo-2", "veo"),
+    ("x/llama-2-13b", "llama"),
+    ("x/llama-30b", "llama"),
+    ("x/mistralai", "mistral-7"),
+    ("x/geminate", "gemini"),
+]
+
+
+@pytest.mark.parametrize(("text", "watch_name"), NEGATIVES)
+def test_negative(text: str, watch_name: str) -> None:
+    hits = found(M, text)
+    if text == "x/sora-turbine":
+        assert ("sora", "term", "sora") in hits
+        assert not any(term == "sora-turbo" for _, _, term in hits)
+    else:
+        assert not any(w == watch_name for w, _, _ in hits), hits
+
+
+def test_the_puppet_sora_leak() -> None:
+    m = Matcher([watch("sora", "sora", "sora-turbo", ignore_authors=("openai",))])
+    [match] = m.match_repo(repo("PR-Puppets/PR-Puppet-Sora"))
+    assert match == Match(
+        watch="sora", rule="term", field="repo_id", term="sora", text="PR-Puppet-Sora", score=1.0
+    )
+    assert match.as_dict() == {
+        "rule": "term",
+        "field": "repo_id",
+        "term": "sora",
+        "text": "PR-Puppet-Sora",
+        "score": 1.0,
+    }
+
+
+def test_term_as_configured_is_reported() -> None:
+    m = Matcher([watch("g", "Gemini Ultra")])
+    [match] = m.match_text("x/gemini_ultra")
+    assert match.term == "Gemini Ultra"
+    assert match.text == "gemini_ultra"
+
+
+# ---------------------------------------------------------------------------------------------
+# fuzzy
+
+
+@pytest.mark.parametrize(
+    ("term", "text"),
+    [
+        ("gemini-ultra", "x/gemini_ulta"),  # deletion in "ultra"
+        ("gemini-ultra", "x/gemni-ultra"),  # deletion in "gemini"
+        ("gemini-ultra", "x/geminiulta"),  # joined and misspelt
+        ("geminiultra", "x/gemini-ulta"),
+        ("mistral", "x/mistrall"),  # insertion
+        ("mistral", "x/mistarl"),  # transposition
+        ("mistral", "x/mistrel"),  # substitution
+        ("mistral", "x/mstral-7b"),
+        ("mistral", "x/MistarlMedium"),
+        ("sora-turbo", "x/sora-trubo"),  # the typo is in the 5-letter word
+        ("llama-3", "x/lama-3"),
+        ("mistral", "x/m1strall"),  # leetspeak and a typo
+    ],
+)
+def test_fuzzy_positive(term: str, text: str) -> None:
+    m = Matcher([watch("w", term)])
+    matches = m.match_text(text)
+    assert [(x.rule, x.term) for x in matches] == [("fuzzy", term)]
+    assert 0.5 < matches[0].score < 1.0
+
+
+@pytest.mark.parametrize(
+    ("term", "text"),
+    [
+        ("sora", "x/sona"),  # 4 letters: no fuzzy
+        ("sora", "x/soar"),
+        ("sora-turbo", "x/sona-turbo"),  # typo in the 4-letter word
+        ("qwen-3", "x/qwen-2"),
+        ("llama-3", "x/llama-2"),  # digits never change
+        ("llama-3", "x/llama-30"),
+        ("llama-3", "x/llama-e"),
+        ("veo-3", "x/veo-30"),
+        ("mistral", "x/mistrial-x"),  # two edits away? no: one insertion; checked below with fuzzy off
+        ("mistral", "x/mixtral"),  # one substitution, but... see below
+        ("mistral", "x/minstrel"),  # two edits
+    ],
+)
+def test_fuzzy_negative(term: str, text: str) -> None:
+    m = Matcher([watch("w", term)])
+    hits = m.match_text(text)
+    if text in ("x/mistrial-x", "x/mixtral"):  # one typo away: fuzzy matches, fuzzy=false does not
+        assert [x.rule for x in hits] == ["fuzzy"]
+        assert Matcher([watch("w", term, fuzzy=False)]).match_text(text) == []
+    else:
+        assert hits == []
+
+
+def test_fuzzy_off() -> None:
+    m = Matcher([watch("w", "mistral", "gemini-ultra", fuzzy=False)])
+    assert m.match_text("x/mistrall") == []
+    assert m.match_text("x/gemini_ulta") == []
+    assert [x.rule for x in m.match_text("x/mistral")] == ["term"]
+
+
+def test_fuzzy_score() -> None:
+    m = Matcher([watch("w", "mistral")])
+    [match] = m.match_text("x/mistarl")
+    assert match.score == pytest.approx(1 - 1 / 7, abs=1e-3)
+    [match] = m.match_text("x/mistrall")
+    assert match.score == pytest.approx(1 - 1 / 8, abs=1e-3)
+
+
+def test_exact_beats_fuzzy_for_the_same_term() -> None:
+    m = Matcher([watch("w", "mistral")])
+    # "mistral" exact in the name; "mistrall" fuzzy too: one match, exact
+    assert [(x.rule, x.score) for x in m.match_text("x/mistral-mistrall")] == [("term", 1.0)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    key=st.text(alphabet="abcdefghijklmnop", min_size=5, max_size=9),
+    cand=st.text(alphabet="abcdefghijklmnop", min_size=3, max_size=10),
+)
+@example(key="mistral", cand="mistarl")
+@example(key="abcde", cand="bacde")
+def test_fuzzy_index_agrees_with_a_plain_distance(key: str, cand: str) -> None:
+    """The deletion index finds exactly the one-edit (OSA) neighbours of a one-word term."""
+    m = Matcher([watch("w", key)])
+    rules = {x.rule for x in m.match_text("x/" + cand)}
+    distance = OSA.distance(key, cand)
+    if distance == 0:
+        assert rules == {"term"}
+    elif distance == 1:
+        assert rules == {"fuzzy"}
+    else:
+        assert rules == set()
+
+
+# ---------------------------------------------------------------------------------------------
+# patterns
+
+
+def test_patterns_record_the_field() -> None:
+    m = Matcher([watch("sora", "zzzz", patterns=(r"sora[-_ ]?v\d",))])
+    [match] = m.match_repo(repo("someone/demo-SORA_v2-test"))
+    assert (match.rule, match.field, match.term, match.text, match.score) == (
+        "pattern",
+        "repo_id",
+        r"sora[-_ ]?v\d",
+        "demo-SORA_v2-test",
+        1.0,
+    )
+    [match] = m.match_repo(repo("someone/demo", title="Sora v3 preview"))
+    assert (match.rule, match.field, match.text) == ("pattern", "title", "Sora v3 preview")
+
+
+def test_patterns_only_search_the_name_not_the_owner() -> None:
+    m = Matcher([watch("w", "zzzz", patterns=("^openai",))])
+    assert m.match_repo(repo("openai/demo")) == []
+    assert len(m.match_repo(repo("x/openai-demo"))) == 1
+
+
+def test_several_patterns_and_ones_that_do_not_combine() -> None:
+    m = Matcher(
+        [
+            watch("a", "zzzz", patterns=(r"(x)\1y", "foo")),
+            watch("b", "zzzz", patterns=(r"(?P<n>bar)",)),
+            watch("c", "zzzz", patterns=(r"(?P<n>baz)",)),  # duplicate group name across watches
+        ]
+    )
+    assert found(m, "x/xxy") == {("a", "pattern", r"(x)\1y")}
+    assert found(m, "x/bar-baz-foo") == {
+        ("a", "pattern", "foo"),
+        ("b", "pattern", "(?P<n>bar)"),
+        ("c", "pattern", "(?P<n>baz)"),
+    }
+    assert found(m, "x/nothing") == set()
+
+
+def test_pattern_sees_unicode_folded_text() -> None:
+    m = Matcher([watch("w", "zzzz", patterns=("sora",))])
+    assert found(m, "x/ｓｏｒａ-v2") == {("w", "pattern", "sora")}
+
+
+def test_bad_regex_is_a_clear_value_error() -> None:
+    with pytest.raises(
+        ValueError, match=r"watch 'w': pattern '\(unclosed' is not a valid regular expression"
+    ):
+        Matcher([watch("w", "sora", patterns=("(unclosed",))])
+
+
+def test_term_without_letters_or_digits_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="watch 'w': term '---' has no letters or digits"):
+        Matcher([watch("w", "---")])
+
+
+# ---------------------------------------------------------------------------------------------
+# ignore_authors, titles, several watches
+
+
+def test_ignore_authors_is_case_insensitive_and_per_watch() -> None:
+    m = Matcher([watch("sora", "sora", ignore_authors=("OpenAI",)), watch("all", "sora")])
+    assert {x.watch for x in m.match_repo(repo("openai/sora-demo"))} == {"all"}
+    assert {x.watch for x in m.match_repo(repo("OPENAI/sora-demo"))} == {"all"}
+    assert {x.watch for x in m.match_repo(repo("PR-Puppets/sora-demo"))} == {"sora", "all"}
+    # the author field counts too
+    assert {x.watch for x in m.match_repo(repo("org/sora", author="OpenAI"))} == {"all"}
+    # and titles of ignored owners' repos
+    assert {x.watch for x in m.match_repo(repo("openai/demo", title="Sora"))} == {"all"}
+
+
+def test_titles() -> None:
+    m = Matcher([watch("sora", "sora"), watch("mistral", "mistral-medium")])
+    matches = m.match_repo(repo("someone/video-demo", title="PR Puppet: Sora Turbo"))
+    assert [(x.watch, x.field, x.text) for x in matches] == [("sora", "title", "PR Puppet: Sora Turbo")]
+    both = m.match_repo(repo("someone/sora-app", title="Mistral Medium chat"))
+    assert [(x.watch, x.field) for x in both] == [("sora", "repo_id"), ("mistral", "title")]
+    assert m.match_repo(repo("someone/x", title="")) == []
+    assert m.match_repo(repo("someone/x", title=None)) == []
+
+
+def test_several_matches_per_watch_are_ordered_and_deduplicated() -> None:
+    m = Matcher([watch("sora", "sora", "sora-turbo", patterns=("turbo",))])
+    matches = m.match_repo(repo("x/sora-turbo-sora", title="Sora Turbo"))
+    assert [(x.field, x.rule, x.term) for x in matches] == [
+        ("repo_id", "term", "sora"),
+        ("repo_id", "term", "sora-turbo"),
+        ("repo_id", "pattern", "turbo"),
+        ("title", "term", "sora"),
+        ("title", "term", "sora-turbo"),
+        ("title", "pattern", "turbo"),
+    ]
+
+
+def test_no_watches() -> None:
+    m = Matcher([])
+    assert m.match_text("x/sora") == []
+    assert m.explain("x/sora").watches == ()
+
+
+def test_required_fields() -> None:
+    assert Matcher.required_fields == {
+        "model": ("author", "cardData"),
+        "dataset": ("author", "cardData"),
+        "space": ("author", "cardData"),
+    }
+
+
+def test_caches_do_not_change_results() -> None:
+    m = Matcher(WATCHES)
+    texts = [t for t, _ in POSITIVES] + [t for t, _ in NEGATIVES]
+    first = [m.match_text(t) for t in texts]
+    assert [m.match_text(t) for t in texts] == first
+    assert [Matcher(WATCHES).match_text(t) for t in texts] == first
+
+
+# ---------------------------------------------------------------------------------------------
+# match_text and explain
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("PR-Puppets/PR-Puppet-Sora", ("PR-Puppets", "PR-Puppet-Sora", "repo_id")),
+        ("Sora Turbo demo", (None, "Sora Turbo demo", "title")),
+        (
+            "https://huggingface.co/spaces/PR-Puppets/PR-Puppet-Sora",
+            ("PR-Puppets", "PR-Puppet-Sora", "repo_id"),
+        ),
+        ("https://huggingface.co/openai/sora/tree/main", ("openai", "sora", "repo_id")),
+        ("a/b/c", ("a", "b/c", "repo_id")),
+    ],
+)
+def test_split_text(text: str, expected: tuple) -> None:
+    assert split_text(text) == expected
+
+
+def test_match_text_repo_id_or_title() -> None:
+    m = Matcher([watch("sora", "sora", ignore_authors=("openai",))])
+    [match] = m.match_text("PR-Puppets/PR-Puppet-Sora")
+    assert (match.field, match.text) == ("repo_id", "PR-Puppet-Sora")
+    assert m.match_text("openai/sora") == []  # owner ignored
+    assert m.match_text("OpenAI/sora") == []
+    [match] = m.match_text("openai sora")  # no "/": a title, no owner to ignore
+    assert (match.field, match.text) == ("title", "openai sora")
+    assert m.match_text("sora/demo") == []  # the owner is not matched, only the name
+
+
+def test_explain_a_match() -> None:
+    m = Matcher([watch("sora", "sora", "sora-turbo"), watch("gemini", "gemini-ultra")])
+    exp = m.explain("PR-Puppets/PR-Puppet-S0ra")
+    assert isinstance(exp, Explanation)
+    assert (exp.field, exp.owner, exp.target) == ("repo_id", "PR-Puppets", "PR-Puppet-S0ra")
+    assert exp.tokens == ("pr", "puppet", "s", "0", "ra")
+    assert exp.matched
+    [sora, gemini] = exp.watches
+    assert sora.matched and [x.term for x in sora.matches] == ["sora"]
+    assert not gemini.matched
+    text = "\n".join(exp.lines())
+    assert "tokens: pr puppet s 0 ra" in text
+    assert "leetspeak: 'S0ra' reads as s 0 ra | sora" in text
+    assert "watch 'sora': MATCH" in text
+    assert "watch 'gemini': no match" in text
+    json.dumps(exp.as_dict())  # serialisable for --json
+
+
+@pytest.mark.parametrize(
+    ("watches", "text", "reason"),
+    [
+        ([watch("sora", "sora")], "x/soraka", "'sora' occurs only inside the longer word 'soraka'"),
+        ([watch("sora", "sora")], "x/tessora-v2", "'sora' occurs only inside the longer word 'tessora'"),
+        ([watch("sora", "sora")], "x/sona", "nearest: 'sona' (1 edit: fuzzy needs a word of 5+ letters"),
+        ([watch("qwen", "qwen-3")], "x/qwen-2", "nearest: 'qwen2' (1 edit: the difference is a digit"),
+        ([watch("m", "mistral", fuzzy=False)], "x/mistrall", "1 edit: fuzzy matching is off for this watch"),
+        ([watch("m", "sora-turbo")], "x/sona-turbo", "the typo falls outside every word of 5+ letters"),
+        ([watch("m", "mistral")], "x/mixtrel", "nearest: 'mixtrel' (2 edits; fuzzy allows one)"),
+        ([watch("m", "mistral")], "x/completely-else", "no token or run of adjacent tokens spells 'mistral'"),
+        ([watch("m", "zzzz", patterns=("^sora$",))], "x/sora2", "pattern '^sora$' does not match 'sora2'"),
+        (
+            [watch("s", "sora", ignore_authors=("openai",))],
+            "OpenAI/sora",
+            "owner 'OpenAI' is in ignore_authors",
+        ),
+    ],
+)
+def test_explain_why_not(watches: list[WatchConfig], text: str, reason: str) -> None:
+    exp = Matcher(watches).explain(text)
+    assert not exp.matched
+    assert reason in "\n".join(exp.lines())
+
+
+def test_explain_a_title() -> None:
+    exp = Matcher([watch("sora", "sora")]).explain("Sora Turbo demo")
+    assert (exp.field, exp.owner, exp.normalised) == ("title", None, "sora turbo demo")
+    assert exp.lines()[0] == "'Sora Turbo demo': title (field title)"
+    assert exp.as_dict()["watches"][0]["matches"][0]["field"] == "title"
+
+
+# ---------------------------------------------------------------------------------------------
+# properties
+
+_LEET = {"o": "0", "i": "1", "l": "1", "e": "3", "a": "4", "s": "5", "t": "7"}
+_SEPARATORS = ["-", "_", " ", ".", "", " - ", "/", "__"]
+
+
+@st.composite
+def term_and_disguise(draw: st.DrawFn) -> tuple[str, str]:
+    """A term of 1-3 words (and maybe a version), and the same term disguised."""
+    words = draw(
+        st.lists(
+            st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=8), min_size=1, max_size=3
+        )
+    )
+    if draw(st.booleans()):
+        words.insert(draw(st.integers(1, len(words))), str(draw(st.integers(1, 99))))
+    term = draw(st.sampled_from(["-", " ", "_"])).join(words)
+    pieces = []
+    for word in words:
+        chars = list(word)
+        if not word.isdigit():
+            letters = [i for i, c in enumerate(chars)]
+            leet = draw(st.sets(st.sampled_from(letters), max_size=len(chars) - 1))  # keep a letter
+            for i in leet:
+                chars[i] = _LEET.get(chars[i], chars[i])
+            cases = draw(st.lists(st.booleans(), min_size=len(chars), max_size=len(chars)))
+            chars = [c.upper() if up else c for c, up in zip(chars, cases, strict=True)]
+        pieces.append("".join(chars))
+    text = pieces[0]
+    for piece in pieces[1:]:
+        text += draw(st.sampled_from(_SEPARATORS)) + piece
+    before = draw(st.sampled_from(["", "my-", "PR-Puppet-", "Open "]))
+    after = draw(st.sampled_from(["", "-demo", "_GGUF", " (leaked)"]))
+    return term, before + text + after
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(term_and_disguise())
+@example(("sora", "s0r4"))
+@example(("mistral medium", "M1stralMed1um"))
+@example(("llama 3", "l1am43"))
+@example(("gemini 3 pro", "g3m1n13pr0"))
+@example(("lie abc", "l13abc"))
+def test_disguised_terms_still_match(case: tuple[str, str]) -> None:
+    term, text = case
+    # Digit-only pieces next to letters of a leetspeak run are ambiguous only where the term
+    # itself is ambiguous: "a1" could be the word "ai" or "a" + version 1; both readings are tried.
+    m = Matcher([watch("w", term, fuzzy=False)])
+    assert ("w", "term", term) in found(m, "owner/" + text), (term, text, token_variants(text))
+    assert ("w", "term", term) in found(m, text.replace("/", " "))  # as a title
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    word=st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=8),
+    version=st.integers(0, 120),
+    other=st.integers(0, 120),
+    leet=st.booleans(),
+    sep=st.sampled_from(["-", "", "_", " ", "."]),
+)
+def test_digits_never_change(word: str, version: int, other: int, leet: bool, sep: str) -> None:
+    """A term with a version never matches another version, fuzzy or not, leetspeak or not."""
+    assume(str(version) != str(other))
+    m = Matcher([watch("w", f"{word}-{version}")])
+    disguised = "".join(_LEET.get(c, c) for c in word) if leet else word.upper()
+    assert m.match_text(f"x/{disguised}{sep}{other}") == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    term=st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=8),
+    before=st.text(alphabet="abcdefghijklmnopqrstuvwxyz", max_size=4),
+    after=st.text(alphabet="abcdefghijklmnopqrstuvwxyz", max_size=4),
+)
+def test_never_inside_a_longer_word(term: str, before: str, after: str) -> None:
+    assume(before or after)
+    m = Matcher([watch("w", term, fuzzy=False)])
+    assert m.match_text(f"x/{before}{term}{after}-v2") == []
+    assert m.match_text(f"x/{before.capitalize()}{term.capitalize()}-v2")  # camelCase is a boundary
+
+
+M_ALL = Matcher([*WATCHES, watch("p", "zzzz", patterns=(r"s.r.", r"(a)\1"))])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+@example("\ud800")
+@example("x/\ud800sora\udfff")
+@example("\x00\x01\x1b[31m/sora\r\n")
+@example("😀/🦙llama-3🔥")
+@example("s0r4" * 2500)
+@example("a1b1c1d1e1f1g1h1i1j1k1l1m1n1" * 50)
+@example("/")
+@example("")
+def test_any_text_never_raises(text: str) -> None:
+    m = M_ALL
+    assert isinstance(tokens(text), list)
+    assert isinstance(normalise(text), str)
+    assert isinstance(m.match_text(text), list)
+    exp = m.explain(text)
+    assert exp.lines()
+    json.dumps(exp.as_dict())
+    owner, _, name = text.partition("/")
+    m.match_repo(Repo("model", text, NOW, author=owner, title=name))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=4), st.text(max_size=60))
+def test_any_terms_compile_or_fail_cleanly(terms: list[str], text: str) -> None:
+    assume(all(tokens(t) for t in terms))
+    m = Matcher([watch("w", *terms)])
+    for match in m.match_text(text):
+        assert match.watch == "w"
+        assert 0 < match.score <= 1
