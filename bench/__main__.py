@@ -8,11 +8,13 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_ENDPOINT", "http://127.0.0.1:9")  # never the real Hub
 
 from bench import scan_requests
+from monitor import logs
 
 BENCHMARKS = [scan_requests]
 
 
 def main() -> None:
+    logs.configure(level="warning")
     for bench in BENCHMARKS:
         bench.main()
         print()

@@ -227,7 +227,7 @@ def hits(
     since: str | None,
     as_json: bool,
 ) -> None:
-    """List recorded hits."""
+    """List recorded hits, newest last; filter by status, watch or age."""
     ctx = click.get_current_context()
     if ctx.invoked_subcommand is not None:
         return

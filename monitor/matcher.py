@@ -11,11 +11,12 @@ How a text is read
    (``sora2`` -> sora, 2). Case folded.
 3. Leetspeak (`token_variants`): inside a run of letters and digits that holds a letter, each group of
    0 1 3 4 5 7 @ $ next to letters is read both as written and as letters (0→o, 1→i or l, 3→e, 4→a,
-   5→s, 7→t, @→a, $→s); a group may also be read as letters on the side of its letters only
-   (``l1am43`` -> llama, 3). Runs shorter than 3 characters (``7B``, ``Q4``, ``v1``) are never read
-   as leetspeak. Runs without letters stay digits, so versions keep their meaning
-   (``qwen-2`` never becomes anything else). The readings form a small lattice of tokens that
-   is searched as a whole, so one run can be leetspeak while the next one carries a version.
+   5→s, 7→t, @→a, $→s), or as letters only on the side(s) touching letters, so a version can sit
+   inside (``l1am43`` -> llama, 3; ``s0r4`` -> sora; ``m1stral`` -> mistral; ``1lama`` -> llama).
+   Runs without letters stay digits, so versions keep their meaning (``qwen-2`` never becomes
+   anything else), and runs of 1-2 characters (``7B``, ``Q4``, ``v1``) are read only as written.
+   A reading is kept only if it spells part of some key, so most names have just one. Each
+   combination of kept readings is a token sequence of its own (a lattice, when there are many).
 
 How a term matches
 ------------------
@@ -32,15 +33,23 @@ transposition of adjacent characters -- that falls inside a word of the term wit
 (a one-word term is one word: ``geminiultra`` has 11 letters; in ``sora-turbo`` only ``turbo`` may
 carry the typo). The typo never involves a digit (``qwen-2`` != ``qwen-3``, ``veo-30`` != ``veo-3``).
 The candidate is a run of consecutive tokens in which the tokens before and after the misspelt one
-are exact (``gemini_ulta`` for ``gemini-ultra``). Score = 1 - 1/max(len(candidate), len(key)).
+are exact (``gemini_ulta`` for ``gemini-ultra``), and the misspelt token with what precedes it has
+4+ characters. Fuzzy reads the text as written, not its leetspeak readings: a typo on top of
+leetspeak could turn a version digit into a letter and then drop it (``aaaaa50`` for ``aaaaa-0``).
+Score = 1 - 1/max(len(candidate), len(key)).
 
 Patterns (rule "pattern"): Python regexes, case-insensitive, searched in the repo name and the
 title as written, and in their Unicode-folded form when that differs.
 
-Speed: all watches compile into one index. Exact keys and their proper prefixes live in one dict
-(one lookup per token in the common case); fuzzy keys live in a SymSpell deletion index (every key
-and all its 1-deletions), looked up with a candidate and its 1-deletions, then verified. Fuzzy
-results are cached per candidate string, since tokens repeat a lot across Hub names.
+Deduplication: per watch and field, one match per rule and term (or pattern), the best score;
+an exact match of a term hides a fuzzy one of the same term. Order: watches as configured, then
+repo_id before title, then term, fuzzy, pattern, then terms/patterns as configured.
+
+Speed: all watches compile into one index, and matching costs about one dict lookup per token,
+whatever the number of terms. Exact keys and their proper prefixes live in one dict; fuzzy keys in
+a SymSpell deletion index (every key and its 1-deletions), looked up with a candidate and its
+1-deletions, then verified. What a candidate string means (exact hits, fuzzy hits, key prefix,
+possible misspelt key start) is cached per string, since tokens repeat a lot across Hub names.
 """
 
 from __future__ import annotations
@@ -53,6 +62,7 @@ from functools import lru_cache
 from itertools import combinations, islice, product
 from typing import Any, ClassVar
 
+from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from monitor.config import WatchConfig
@@ -126,8 +136,8 @@ _RUN_RE = re.compile(r"(?:[^\W_]|[@$])+")
 
 _LEET = frozenset("013457@$")
 _LEET_MAP = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
-_MAX_RUN_READINGS = 32  # per run; more only for adversarial runs like "a1b1c1d1..."
-_MAX_ONES = 3  # a run with more folded '1's reads them all as i or all as l
+_MAX_RUN_READINGS = 64  # per run; more only for adversarial runs like "a1b1c1d1..."
+_MAX_ONES = 4  # a run with more folded 1s reads them all as i or all as l
 
 
 def _plain_tokens(folded: str) -> list[str]:
@@ -179,25 +189,32 @@ def _run_readings(run: str) -> tuple[tuple[str, ...], ...]:
         i = j
     readings = [plain]
     seen = {plain}
-    for combo in islice(_combos(choices), 4 * _MAX_RUN_READINGS):
-        folded = [p for r in combo for p in r if run[p] in _LEET]
-        ones = [p for p in folded if run[p] == "1"]
-        if len(ones) > _MAX_ONES:
-            one_options: Iterable[tuple[str, ...]] = [("i",) * len(ones), ("l",) * len(ones)]
-        else:
-            one_options = product("il", repeat=len(ones))
-        for one_letters in one_options:
-            chars = list(run)
-            for p in folded:
-                chars[p] = _LEET_MAP.get(run[p], "")
-            for p, letter in zip(ones, one_letters, strict=True):
-                chars[p] = letter
-            reading = tuple(_plain_tokens("".join(chars)))
-            if reading not in seen:
-                seen.add(reading)
-                readings.append(reading)
-                if len(readings) >= _MAX_RUN_READINGS:
-                    return tuple(readings)
+    plans = list(islice(_combos(choices), 4 * _MAX_RUN_READINGS))
+    # First every plan with its 1s all read as i or all as l, then the mixed ones.
+    for uniform in (True, False):
+        for combo in plans:
+            folded = [p for r in combo for p in r if run[p] in _LEET]
+            ones = [p for p in folded if run[p] == "1"]
+            if uniform:
+                one_options: Iterable[tuple[str, ...]] = (
+                    [("i",) * len(ones), ("l",) * len(ones)] if ones else [()]
+                )
+            elif 1 < len(ones) <= _MAX_ONES:
+                one_options = [o for o in product("il", repeat=len(ones)) if len(set(o)) > 1]
+            else:
+                continue
+            for one_letters in one_options:
+                chars = list(run)
+                for p in folded:
+                    chars[p] = _LEET_MAP.get(run[p], "")
+                for p, letter in zip(ones, one_letters, strict=True):
+                    chars[p] = letter
+                reading = tuple(_plain_tokens("".join(chars)))
+                if reading not in seen:
+                    seen.add(reading)
+                    readings.append(reading)
+                    if len(readings) >= _MAX_RUN_READINGS:
+                        return tuple(readings)
     return tuple(readings)
 
 
@@ -216,7 +233,19 @@ def _middle_options(i: int, j: int) -> list[range | tuple[int, ...]]:
 
 
 def _combos(choices: list[list[range | tuple[int, ...]]]) -> Iterator[tuple[range | tuple[int, ...], ...]]:
-    """Combinations of options, fewest departures from the first options first."""
+    """Combinations of options: fewest departures from the first options first, then the options
+    listed earlier first."""
+    total = 1
+    for options in choices:
+        total *= len(options)
+    if total <= 4096:
+        ranked = sorted(
+            product(*(range(len(options)) for options in choices)),
+            key=lambda ranks: (sum(1 for r in ranks if r), sum(ranks)),
+        )
+        for ranks in ranked:
+            yield tuple(options[r] for options, r in zip(choices, ranks, strict=True))
+        return
     base = [options[0] for options in choices]
     for departures in range(len(choices) + 1):
         for points in combinations(range(len(choices)), departures):
@@ -283,9 +312,7 @@ def token_variants(text: str) -> list[tuple[str, tuple[tuple[str, ...], ...]]]:
     out = []
     for run in _RUN_RE.findall(folded):
         readings = _run_readings(run)
-        if len(run) < 3:  # "7B", "Q4", "v1": sizes and versions, never worth a leetspeak reading
-            readings = readings[:1]
-        elif len(readings) > 1:
+        if len(run) >= 3 and len(readings) > 1:  # "7B", "Q4", "v1" are read only as written
             out.append((run, readings))
     return out
 
@@ -361,11 +388,16 @@ _TERM, _FUZZY, _PATTERN = 0, 1, 2
 _RULES = ("term", "fuzzy", "pattern")
 _FIELDS = ("repo_id", "title")
 _INFO_CACHE_MAX = 1 << 17
-_MAX_SEQUENCES = 8  # up to this many leetspeak readings of a text are walked one by one
-_NOTHING: tuple[tuple[Any, ...], bool, bool] = ((), False, False)
-
 # (watch index, rule, index of the term or pattern in the watch, score)
 _Hit = tuple[int, int, int, float]
+_MAX_SEQUENCES = 8  # up to this many leetspeak readings of a text are walked one by one
+# Longest part of a key indexed on its own (a misspelt start, the exact rest after a typo, a piece
+# a leetspeak reading spells): keeps the index small for long terms; beyond, only whole keys match.
+_MAX_PART = 32
+# What a candidate string means to a matcher: exact hits, fuzzy hits, is a proper key prefix,
+# may be a misspelt start of a fuzzy key.
+_Info = tuple[tuple[_Hit, ...], tuple[_Hit, ...], bool, bool]
+_NOTHING: _Info = ((), (), False, False)
 
 
 class Matcher:
@@ -417,15 +449,16 @@ class Matcher:
                 self._ignored.setdefault(author.casefold(), set()).add(w)
 
         self._exact = {k: (tuple(h), p) for k, (h, p) in exact.items()}
-        # Every substring of every key: a leetspeak reading is kept only if it can be part of a key.
+        # Substrings of the keys: a leetspeak reading is kept only if it can be part of a key.
         self._exact_infix = frozenset(
             key[i:j]
             for ks in self._term_keys
             for key, _ in ks
             for i in range(len(key))
-            for j in range(i + 1, len(key) + 1)
+            for j in range(i + 1, min(len(key), i + _MAX_PART) + 1)
         )
         self._readings_cache: dict[str, tuple[tuple[str, ...], ...]] = {}
+        self._max_key_len = max((len(key) for ks in self._term_keys for key, _ in ks), default=0)
 
         # Fuzzy: a SymSpell deletion index over the keys (each key and its 1-deletions), and one over
         # the keys' proper prefixes of 2+ characters, which says whether a candidate may be a
@@ -441,10 +474,11 @@ class Matcher:
             deletions.setdefault(key, set()).add(kid)
             for i in range(len(key)):
                 deletions.setdefault(key[:i] + key[i + 1 :], set()).add(kid)
-                self._fz_suffix.add(key[i:])
-                for j in range(i + 1, len(key) + 1):
+                if len(key) - i <= _MAX_PART:
+                    self._fz_suffix.add(key[i:])
+                for j in range(i + 1, min(len(key), i + _MAX_PART) + 1):
                     self._fz_infix.add(key[i:j])
-            for end in range(2, len(key)):
+            for end in range(2, min(len(key), _MAX_PART)):
                 prefix = key[:end]
                 prefix_deletions.add(prefix)
                 prefix_deletions.update(prefix[:i] + prefix[i + 1 :] for i in range(end))
@@ -453,8 +487,7 @@ class Matcher:
         self._fz_prefix_deletions = frozenset(prefix_deletions)
         self._fz_lengths = frozenset(lengths)
         self._fz_maxlen = max(lengths, default=0)
-        # candidate string -> (hits, is a proper prefix of a key, may be a misspelt key start)
-        self._info_cache: dict[str, tuple[tuple[_Hit, ...], bool, bool]] = {}
+        self._info_cache: dict[str, _Info] = {}
 
         # Patterns: one combined regex says quickly that none matches (if they combine at all).
         self._pattern_any: re.Pattern[str] | None = None
@@ -493,20 +526,29 @@ class Matcher:
         """`leakmon match --explain TEXT`: what the matcher saw, and per watch why it matched or not."""
         owner, target, field = split_text(text)
         folded = _fold(target)
-        matches = self.match_text(text)
         skip = self._skipped(owner or "", "")
+        hits = self._hits(target)
+        fields = ((target, hits), ("", [])) if field == "repo_id" else (("", []), (target, hits))
+        matches = self._assemble_indexed(fields, skip)
         runs = _runs(folded)
-        toks = {tok for readings in runs for reading in readings for tok in reading}
-        joins = _joins(runs, max_len=max((len(k) for ks in self._term_keys for k, _ in ks), default=0))
+        joined = _joins(runs, max_len=self._max_key_len)
+        toks = joined | {tok for readings in runs for reading in readings for tok in reading}
+        everything = "\n".join(toks)  # tells quickly that a key occurs in none of them
+        joins = sorted(joined)
+        plain_joins = _joins([readings[:1] for readings in runs], max_len=self._max_key_len)
         watches = []
         for w, watch in enumerate(self.watches):
-            mine = tuple(m for m in matches if m.watch == watch.name)
+            mine = tuple(m for i, m in matches if i == w)
             reasons: list[str] = []
             if w in skip:
                 reasons.append(f"owner {owner!r} is in ignore_authors: this watch never matches its repos")
             elif not mine:
                 for t, (key, spans) in enumerate(self._term_keys[w]):
-                    reasons.append(_why_not(watch.terms[t], key, spans, watch.fuzzy, toks, joins))
+                    reasons.append(
+                        _why_not(
+                            watch.terms[t], key, spans, watch.fuzzy, toks, everything, joins, plain_joins
+                        )
+                    )
                 reasons.extend(f"pattern {p!r} does not match {target!r}" for p in watch.patterns)
             watches.append(WatchExplanation(watch.name, bool(mine), mine, tuple(reasons)))
         return Explanation(
@@ -539,7 +581,7 @@ class Matcher:
         if _LEET_HINT_RE.search(folded) is None:
             toks = _plain_tokens(folded)
             if toks:
-                self._walk_flat(toks, out)
+                self._walk_flat(toks, out, True)
         else:
             runs = []
             combinations = 1
@@ -550,43 +592,35 @@ class Matcher:
                 if readings:
                     runs.append(readings)
                     combinations *= len(readings)
-            if combinations == 1:
-                if runs:
-                    self._walk_flat([tok for readings in runs for tok in readings[0]], out)
-            elif combinations <= _MAX_SEQUENCES:  # a few token sequences: walk each one flat
-                for combo in product(*runs):
-                    self._walk_flat([tok for reading in combo for tok in reading], out)
-            else:
-                self._walk(runs, out)
+            if runs:
+                # The plain reading, exact and fuzzy; leetspeak readings, exact only (a typo on top
+                # of leetspeak could turn a version digit into a letter and then drop it).
+                self._walk_flat([tok for readings in runs for tok in readings[0]], out, True)
+                if 1 < combinations <= _MAX_SEQUENCES:  # a few token sequences: walk each one
+                    for combo in islice(product(*runs), 1, None):
+                        self._walk_flat([tok for reading in combo for tok in reading], out, False)
+                elif combinations > _MAX_SEQUENCES:
+                    self._walk(runs, out)
         if self._patterns:
             self._pattern_hits(text, folded, out)
         return out
 
     def _useful_readings(self, run: str) -> tuple[tuple[str, ...], ...]:
         """The readings of a run worth walking for these watches (cached): the plain one, and the
-        leetspeak readings that spell a new stretch of 3+ letters which is part of a key, or holds
-        a new token that means something by itself (a key, a key prefix, a typo of a key). Runs of
-        1-2 characters ("7B", "Q4", "v1": sizes and versions) are only read as written."""
+        leetspeak readings that spell a new stretch of letters holding part of a key of 3+
+        characters. Runs of 1-2 characters ("7B", "Q4", "v1": sizes, versions) are read as written."""
         readings = _run_readings(run)
         if len(run) < 3:
             readings = readings[:1]
         elif len(readings) > 1:
-            plain = set(readings[0])
-            plain_stretches = ["".join(s) for s in _letter_stretches(readings[0])]
+            plain_stretches = [tuple(s) for s in _letter_stretches(readings[0])]
             useful = [readings[0]]
             for reading in readings[1:]:
                 unchanged = list(plain_stretches)
-                for stretch in _letter_stretches(reading):
-                    joined = "".join(stretch)
-                    if joined in unchanged:
-                        unchanged.remove(joined)
-                        continue
-                    if len(joined) < 3:
-                        continue
-                    if joined in self._exact_infix or any(
-                        tok not in plain and len(tok) > 1 and self._info(tok) is not _NOTHING
-                        for tok in stretch
-                    ):
+                for stretch in map(tuple, _letter_stretches(reading)):
+                    if stretch in unchanged:
+                        unchanged.remove(stretch)
+                    elif self._spells_part_of_a_key(stretch):
                         useful.append(reading)
                         break
             readings = tuple(useful)
@@ -595,8 +629,21 @@ class Matcher:
         self._readings_cache[run] = readings
         return readings
 
-    def _walk_flat(self, toks: list[str], out: list[_Hit]) -> None:
-        """`_walk` for a text with one reading: the same, with indexes for successors."""
+    def _spells_part_of_a_key(self, stretch: tuple[str, ...]) -> bool:
+        """Whether consecutive tokens of a stretch spell 3+ characters of some key."""
+        for i in range(len(stretch)):
+            joined = ""
+            for tok in stretch[i:]:
+                joined += tok
+                if len(joined) >= 3 and joined in self._exact_infix:
+                    return True
+                if len(joined) > self._max_key_len:
+                    break
+        return False
+
+    def _walk_flat(self, toks: list[str], out: list[_Hit], fuzzy: bool) -> None:
+        """Every token as the start of a candidate; then the tokens after it while they spell a key
+        prefix. The common case is one cache lookup per token."""
         get = self._info_cache.get
         n = len(toks)
         for i in range(n):
@@ -608,11 +655,14 @@ class Matcher:
                 info = self._info(tok)
                 if info is _NOTHING:
                     continue
-            hits, is_prefix, misspelt_start = info
-            if hits:
-                out.extend(hits)
-            if misspelt_start:
-                self._complete_flat(toks, i, tok, out)
+            exact, typos, is_prefix, misspelt_start = info
+            if exact:
+                out.extend(exact)
+            if fuzzy:
+                if typos:
+                    out.extend(typos)
+                if misspelt_start:
+                    self._complete_flat(toks, i, tok, out)
             s = tok
             j = i + 1
             while is_prefix and j < n:
@@ -621,14 +671,19 @@ class Matcher:
                 info = get(s)
                 if info is None:
                     info = self._info(s)
-                hits, is_prefix, misspelt_start = info
-                if hits:
-                    out.extend(hits)
-                if misspelt_start and not tok.isdigit():
-                    self._complete_flat(toks, j, s, out)
+                exact, typos, is_prefix, misspelt_start = info
+                if exact:
+                    out.extend(exact)
+                if fuzzy:
+                    if typos:
+                        out.extend(typos)
+                    if misspelt_start and not tok.isdigit():
+                        self._complete_flat(toks, j, s, out)
                 j += 1
 
     def _complete_flat(self, toks: list[str], j: int, s: str, out: list[_Hit]) -> None:
+        """`s` (ending at token j) may be a misspelt start of a fuzzy key: try exact tokens after it
+        that spell the rest."""
         tail = ""
         for k in range(j + 1, len(toks)):
             tail += toks[k]
@@ -640,82 +695,55 @@ class Matcher:
                 info = self._info_cache.get(cand)
                 if info is None:
                     info = self._info(cand)
-                if info[0]:
-                    out.extend(info[0])
+                if info[1]:
+                    out.extend(info[1])
 
     def _walk(self, runs: _Runs, out: list[_Hit]) -> None:
-        """Every token, as the start of a candidate. The common case is one cache lookup per token."""
-        cache = self._info_cache
+        """Exact matching over the whole lattice of readings (texts with many leetspeak readings)."""
+        get = self._info_cache.get
         for r, readings in enumerate(runs):
             for a, reading in enumerate(readings):
                 for t, tok in enumerate(reading):
-                    info = cache.get(tok)
+                    info = get(tok)
                     if info is None:
                         info = self._info(tok)
-                    if info is _NOTHING:
+                    if info[0]:
+                        out.extend(info[0])
+                    if not info[2]:
                         continue
-                    hits, is_prefix, misspelt_start = info
-                    if hits:
-                        out.extend(hits)
-                    if misspelt_start:
-                        self._complete(runs, (r, a, t), tok, "", out)
-                    if is_prefix:
-                        self._extend(runs, (r, a, t), tok, out)
+                    stack = [((r, a, t), tok)]
+                    while stack:
+                        node, prefix = stack.pop()
+                        for nxt in _succ(runs, *node):
+                            s = prefix + runs[nxt[0]][nxt[1]][nxt[2]]
+                            info = get(s)
+                            if info is None:
+                                info = self._info(s)
+                            if info[0]:
+                                out.extend(info[0])
+                            if info[2]:
+                                stack.append((nxt, s))
 
-    def _extend(self, runs: _Runs, node: _Node, prefix: str, out: list[_Hit]) -> None:
-        """Follow tokens after an exact key prefix: exact keys, and keys with a typo in the token
-        that follows the prefix (A + c, and A + c + B through `_complete`)."""
-        cache = self._info_cache
-        stack = [(node, prefix)]
-        while stack:
-            node, prefix = stack.pop()
-            for nxt in _succ(runs, *node):
-                tok = runs[nxt[0]][nxt[1]][nxt[2]]
-                s = prefix + tok
-                info = cache.get(s)
-                if info is None:
-                    info = self._info(s)
-                if info is _NOTHING:
-                    continue
-                hits, is_prefix, misspelt_start = info
-                if hits:
-                    out.extend(hits)
-                if misspelt_start and not tok.isdigit():
-                    self._complete(runs, nxt, s, "", out)
-                if is_prefix:
-                    stack.append((nxt, s))
-
-    def _complete(self, runs: _Runs, node: _Node, s: str, tail: str, out: list[_Hit]) -> None:
-        """`s` may be a misspelt start of a fuzzy key: try exact tokens after it that spell the rest."""
-        for nxt in _succ(runs, *node):
-            b = tail + runs[nxt[0]][nxt[1]][nxt[2]]
-            if b not in self._fz_infix or len(s) + len(b) > self._fz_maxlen:
-                continue
-            if b in self._fz_suffix and len(s) + len(b) in self._fz_lengths:
-                cand = s + b
-                info = self._info_cache.get(cand)
-                if info is None:
-                    info = self._info(cand)
-                if info[0]:
-                    out.extend(info[0])
-            self._complete(runs, nxt, s, b, out)
-
-    def _info(self, s: str) -> tuple[tuple[_Hit, ...], bool, bool]:
-        """What a candidate string means to this matcher (cached): its hits, exact and fuzzy;
-        whether it is a proper prefix of a key; whether it may be a misspelt start of a fuzzy key."""
-        exact = self._exact.get(s)
-        hits: tuple[_Hit, ...] = exact[0] if exact else ()
-        is_prefix = exact[1] if exact else False
+    def _info(self, s: str) -> _Info:
+        """What a candidate string means to this matcher (cached): its exact hits, its fuzzy hits,
+        whether it is a proper prefix of a key, whether it may be a misspelt start of a fuzzy key."""
+        exact_info = self._exact.get(s)
+        exact = exact_info[0] if exact_info else ()
+        is_prefix = exact_info[1] if exact_info else False
+        typos: tuple[_Hit, ...] = ()
         misspelt_start = False
         n = len(s)
         if self._fz_keys and n <= self._fz_maxlen:
             dels = [s[:i] + s[i + 1 :] for i in range(n)]
             if n in self._fz_lengths:
-                hits += self._fuzzy_hits(s, dels)
+                typos = self._fuzzy_hits(s, dels)
             if n >= 4 and not s.isdigit():
                 pd = self._fz_prefix_deletions
                 misspelt_start = s in pd or any(d in pd for d in dels)
-        info = (hits, is_prefix, misspelt_start) if hits or is_prefix or misspelt_start else _NOTHING
+        if exact or typos or is_prefix or misspelt_start:
+            info = (exact, typos, is_prefix, misspelt_start)
+        else:
+            info = _NOTHING
         if len(self._info_cache) >= _INFO_CACHE_MAX:
             self._info_cache.clear()
         self._info_cache[s] = info
@@ -749,6 +777,12 @@ class Matcher:
     def _assemble(
         self, fields: tuple[tuple[str, list[_Hit]], tuple[str, list[_Hit]]], skip: set[int] | frozenset[int]
     ) -> list[Match]:
+        return [match for _, match in self._assemble_indexed(fields, skip)]
+
+    def _assemble_indexed(
+        self, fields: tuple[tuple[str, list[_Hit]], tuple[str, list[_Hit]]], skip: set[int] | frozenset[int]
+    ) -> list[tuple[int, Match]]:
+        """Hits -> Match records, deduplicated and ordered, each with its watch's index."""
         best: dict[tuple[int, int, int, int], float] = {}
         for f, (_, hits) in enumerate(fields):
             for w, rule, item, score in hits:
@@ -757,23 +791,20 @@ class Matcher:
                 k = (w, f, rule, item)
                 if best.get(k, -1.0) < score:
                     best[k] = score
-        if not best:
-            return []
         matches = []
         for (w, f, rule, item), score in sorted(best.items()):
             if rule == _FUZZY and (w, f, _TERM, item) in best:
                 continue  # exact beats fuzzy for the same term
             watch = self.watches[w]
-            matches.append(
-                Match(
-                    watch=watch.name,
-                    rule=_RULES[rule],
-                    field=_FIELDS[f],
-                    term=watch.patterns[item] if rule == _PATTERN else watch.terms[item],
-                    text=fields[f][0],
-                    score=score,
-                )
+            match = Match(
+                watch=watch.name,
+                rule=_RULES[rule],
+                field=_FIELDS[f],
+                term=watch.patterns[item] if rule == _PATTERN else watch.terms[item],
+                text=fields[f][0],
+                score=score,
             )
+            matches.append((w, match))
         return matches
 
 
@@ -861,18 +892,31 @@ def _joins(runs: _Runs, max_len: int) -> set[str]:
 
 
 def _why_not(
-    term: str, key: str, spans: tuple[tuple[int, int], ...], fuzzy: bool, toks: set[str], joins: set[str]
+    term: str,
+    key: str,
+    spans: tuple[tuple[int, int], ...],
+    fuzzy: bool,
+    toks: set[str],
+    everything: str,
+    joins: list[str],
+    plain_joins: set[str],
 ) -> str:
+    """One line: why a term did not match a text. `toks`: its tokens and joins of tokens, and
+    `everything` the same joined by newlines; `joins`: joins of up to the longest key + 2
+    characters; `plain_joins`: those of the plain reading."""
     parts = [f"term {term!r}: no token or run of adjacent tokens spells {key!r}"]
-    inside = sorted((t for t in toks | joins if key in t and t != key), key=lambda t: (len(t), t))
+    inside = []
+    if key in everything:
+        inside = sorted((t for t in toks if key in t and t != key), key=lambda t: (len(t), t))
     if inside:
         parts.append(f"{key!r} occurs only inside the longer word {inside[0]!r}")
     best = None
     best_rank = (3, 0, "")
-    for cand in joins:
-        distance = DamerauLevenshtein.distance(cand, key, score_cutoff=2)
+    for cand, distance, _ in process.extract(
+        key, joins, scorer=DamerauLevenshtein.distance, score_cutoff=2, limit=None
+    ):
         rank = (distance, abs(len(cand) - len(key)), cand)
-        if distance <= 2 and rank < best_rank:
+        if cand != key and rank < best_rank:
             best, best_rank = cand, rank
     if best is not None and best_rank[0] == 2 and not inside:
         parts.append(f"nearest: {best!r} (2 edits; fuzzy allows one)")
@@ -885,5 +929,9 @@ def _why_not(
                 why = "fuzzy needs a word of 5+ letters in the term"
             else:
                 _, why = _one_typo(best, key, spans)
-        parts.append(f"nearest: {best!r} (1 edit: {why or 'it would match as a typo'})")
+        if not why and best not in plain_joins:
+            why = "fuzzy reads the text as written, not its leetspeak readings"
+        elif not why:  # a typo across tokens, or in the first 1-3 characters before more tokens
+            why = "the typo is not inside one token of 4+ characters"
+        parts.append(f"nearest: {best!r} (1 edit: {why})")
     return "; ".join(parts)

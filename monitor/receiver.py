@@ -99,7 +99,10 @@ class WebhookReceiver:
 
     def start(self) -> WebhookReceiver:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="webhook-receiver", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # prompt shutdown
+            name="webhook-receiver",
+            daemon=True,
         )
         self._thread.start()
         return self

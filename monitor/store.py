@@ -430,8 +430,8 @@ class Store:
 
     def outbox_rows(self, statuses: Sequence[str] = ("pending", "dead")) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(statuses))  # placeholders only; values travel as params
-        sql = (  # noqa: S608
-            "SELECT o.*, h.watch, h.repo_type, h.repo_id FROM outbox o JOIN hits h ON h.id = o.hit_id"
+        sql = (
+            "SELECT o.*, h.watch, h.repo_type, h.repo_id FROM outbox o JOIN hits h ON h.id = o.hit_id"  # noqa: S608
             f" WHERE o.status IN ({marks}) ORDER BY o.id"
         )
         return list(self.db.query(sql, list(statuses)))

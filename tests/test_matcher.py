@@ -215,7 +215,6 @@ def test_term_as_configured_is_reported() -> None:
         ("mistral", "x/MistarlMedium"),
         ("sora-turbo", "x/sora-trubo"),  # the typo is in the 5-letter word
         ("llama-3", "x/lama-3"),
-        ("mistral", "x/m1strall"),  # leetspeak and a typo
     ],
 )
 def test_fuzzy_positive(term: str, text: str) -> None:
@@ -249,6 +248,14 @@ def test_fuzzy_negative(term: str, text: str) -> None:
         assert Matcher([watch("w", term, fuzzy=False)]).match_text(text) == []
     else:
         assert hits == []
+
+
+def test_no_typo_on_top_of_leetspeak() -> None:
+    """Fuzzy reads the text as written: a leetspeak reading could make a version digit a letter
+    and then let the typo drop it ("aaaaa50" for "aaaaa-0")."""
+    assert Matcher([watch("w", "mistral")]).match_text("x/m1strall") == []
+    assert Matcher([watch("w", "aaaaa-0")]).match_text("x/AAAAA50") == []
+    assert found(Matcher([watch("w", "mistral")]), "x/m1stral") == {("w", "term", "mistral")}
 
 
 def test_fuzzy_off() -> None:
@@ -501,7 +508,9 @@ _SEPARATORS = ["-", "_", " ", ".", "", " - ", "/", "__"]
 
 @st.composite
 def term_and_disguise(draw: st.DrawFn) -> tuple[str, str]:
-    """A term of 1-3 words (and maybe a version), and the same term disguised."""
+    """A term of 1-3 words (and maybe a version), and the same term disguised: case changes, up to
+    3 leetspeak characters per word (at least one letter kept), any separators between words (or
+    none), and words around it."""
     words = draw(
         st.lists(
             st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=8), min_size=1, max_size=3
@@ -514,8 +523,8 @@ def term_and_disguise(draw: st.DrawFn) -> tuple[str, str]:
     for word in words:
         chars = list(word)
         if not word.isdigit():
-            letters = [i for i, c in enumerate(chars)]
-            leet = draw(st.sets(st.sampled_from(letters), max_size=len(chars) - 1))  # keep a letter
+            positions = range(len(chars))
+            leet = draw(st.sets(st.sampled_from(positions), max_size=min(3, len(chars) - 1)))
             for i in leet:
                 chars[i] = _LEET.get(chars[i], chars[i])
             cases = draw(st.lists(st.booleans(), min_size=len(chars), max_size=len(chars)))
@@ -538,8 +547,6 @@ def term_and_disguise(draw: st.DrawFn) -> tuple[str, str]:
 @example(("lie abc", "l13abc"))
 def test_disguised_terms_still_match(case: tuple[str, str]) -> None:
     term, text = case
-    # Digit-only pieces next to letters of a leetspeak run are ambiguous only where the term
-    # itself is ambiguous: "a1" could be the word "ai" or "a" + version 1; both readings are tried.
     m = Matcher([watch("w", term, fuzzy=False)])
     assert ("w", "term", term) in found(m, "owner/" + text), (term, text, token_variants(text))
     assert ("w", "term", term) in found(m, text.replace("/", " "))  # as a title
@@ -554,11 +561,14 @@ def test_disguised_terms_still_match(case: tuple[str, str]) -> None:
     sep=st.sampled_from(["-", "", "_", " ", "."]),
 )
 def test_digits_never_change(word: str, version: int, other: int, leet: bool, sep: str) -> None:
-    """A term with a version never matches another version, fuzzy or not, leetspeak or not."""
-    assume(str(version) != str(other))
-    m = Matcher([watch("w", f"{word}-{version}")])
+    """A term with a version never matches a text without that version, fuzzy or not, leetspeak or
+    not. (A text whose digits, leetspeak ones included, spell the version is another matter:
+    "bbbb0-1" holds "bbbb" version 0, one typo from "bbbbo-0"; "bbbb1-10" holds 1.10.)"""
     disguised = "".join(_LEET.get(c, c) for c in word) if leet else word.upper()
-    assert m.match_text(f"x/{disguised}{sep}{other}") == []
+    text = f"x/{disguised}{sep}{other}"
+    assume(str(version) not in "".join(c for c in text if c.isdigit()))
+    m = Matcher([watch("w", f"{word}-{version}")])
+    assert m.match_text(text) == []
 
 
 @settings(max_examples=200, deadline=None)
