@@ -39,15 +39,19 @@ def leakmon_command(*, unexpected_exit: int = 1) -> Callable[[F], F]:
             help="Config file (default: $LEAKMON_CONFIG, ./leakmon.toml, /etc/leakmon/leakmon.toml).",
         )
         @click.option("--debug", is_flag=True, help="Debug logs, and a traceback on errors.")
+        @click.option("-v", "--verbose", is_flag=True, help="Log what happens (to stderr).")
         @click.pass_context
         @functools.wraps(func)
-        def wrapper(ctx: click.Context, config_path: str | None, debug: bool, **kwargs: Any) -> Any:
+        def wrapper(
+            ctx: click.Context, config_path: str | None, debug: bool, verbose: bool, **kwargs: Any
+        ) -> Any:
             root = ctx.find_root().params
             config_path = config_path or root.get("config_path")
             debug = debug or bool(root.get("debug"))
             from monitor import logs
 
-            logs.configure(level="debug" if debug else "warning")
+            # The command's own output reports outcomes and errors; logs are for -v and --debug.
+            logs.configure(level="debug" if debug else "info" if verbose else "critical")
             try:
                 return func(config_path=config_path, debug=debug, **kwargs)
             except LeakmonError as err:
@@ -57,7 +61,7 @@ def leakmon_command(*, unexpected_exit: int = 1) -> Callable[[F], F]:
             except sqlite3.Error as err:
                 if debug:
                     raise
-                _fail(f"database error: {err}", unexpected_exit if unexpected_exit != 1 else 2)
+                _fail(f"database error: {err}", max(unexpected_exit, 2))
             except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt):
                 raise
             except Exception as err:

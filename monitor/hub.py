@@ -8,7 +8,6 @@ Every call has a timeout; huggingface_hub's `http_backoff` retries 429/5xx/netwo
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -22,25 +21,25 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import (
     build_hf_headers,
-    get_session,
     hf_raise_for_status,
     http_backoff,
     parse_ratelimit_headers,
+    set_client_factory,
 )
+from huggingface_hub.utils._http import default_client_factory  # the default, not re-exported
 
-from monitor import __version__
+from monitor import __version__, logs
 from monitor.errors import HubError
 from monitor.records import Repo, RepoType
 
 hf_constants.HF_HUB_DISABLE_TELEMETRY = True  # also when huggingface_hub was imported before us
+logs.adopt("huggingface_hub")
 
 PAGE_SIZE = 1000  # the largest page the Hub serves
 _PLURAL = {"model": "models", "dataset": "datasets", "space": "spaces"}
 
 # Observers of every HTTP response huggingface_hub's shared client receives (retries included).
 _observers: list[Callable[[httpx2.Response], None]] = []
-_hook_lock = threading.Lock()
-_hooked_clients: set[int] = set()
 
 
 def _on_response(response: httpx2.Response) -> None:
@@ -48,16 +47,20 @@ def _on_response(response: httpx2.Response) -> None:
         observe(response)
 
 
-def _install_hook() -> None:
-    """Count requests and read RateLimit headers on huggingface_hub's shared client."""
-    client = get_session()
-    with _hook_lock:
-        if id(client) in _hooked_clients:
-            return
-        hooks = client.event_hooks
-        hooks.setdefault("response", []).append(_on_response)
-        client.event_hooks = hooks
-        _hooked_clients.add(id(client))
+def _client_factory() -> httpx2.Client:
+    """huggingface_hub's own client, plus a response hook that counts requests and reads RateLimit.
+
+    Installed as the client factory, so the hook survives huggingface_hub recreating its client
+    (it does so after a connection error).
+    """
+    client = default_client_factory()
+    hooks = client.event_hooks
+    hooks.setdefault("response", []).append(_on_response)
+    client.event_hooks = hooks
+    return client
+
+
+set_client_factory(_client_factory)
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -126,7 +129,6 @@ class HubSource:
         self._headers = build_hf_headers(
             token=token or False, library_name="leakmon", library_version=__version__
         )
-        _install_hook()
         _observers.append(self._observe)
 
     def close(self) -> None:

@@ -35,7 +35,11 @@ def _redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any])
 
 
 def configure(*, level: str = "warning", json: bool | None = None, stream: TextIO | None = None) -> None:
-    """Configure structlog once per process. `json=None` picks JSON when `stream` is not a terminal."""
+    """Configure structlog once per process. `json=None` picks JSON when `stream` is not a terminal.
+
+    Adopted stdlib loggers (huggingface_hub's retry warnings) go through the same renderer and
+    redaction, at the same level.
+    """
     stream = stream or sys.stderr
     if json is None:
         json = not stream.isatty()
@@ -51,17 +55,44 @@ def configure(*, level: str = "warning", json: bool | None = None, stream: TextI
             colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
         )
         exc = None
-    processors: list[Any] = [
-        structlog.contextvars.merge_contextvars,
+    shared: list[Any] = [
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    if exc is not None:
-        processors.append(exc)
-    processors += [_redact_processor, renderer]
+    tail: list[Any] = ([exc] if exc is not None else []) + [_redact_processor, renderer]
     structlog.configure(
-        processors=processors,
+        processors=[structlog.contextvars.merge_contextvars, *shared, *tail],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
+        )
+    )
+    _bridge.update(handler=handler, level=getattr(logging, level.upper()))
+    for name in _adopted:
+        _apply(name)
+
+
+# Stdlib loggers of libraries (huggingface_hub) rendered like our own lines, at our level.
+_adopted: set[str] = set()
+_bridge: dict[str, Any] = {}
+
+
+def adopt(name: str) -> None:
+    """Route a library's stdlib logger through our renderer; call after importing the library,
+    which may install its own handler at import time."""
+    _adopted.add(name)
+    if _bridge:
+        _apply(name)
+
+
+def _apply(name: str) -> None:
+    logger = logging.getLogger(name)
+    logger.handlers = [_bridge["handler"]]
+    logger.propagate = False
+    logger.setLevel(_bridge["level"])

@@ -274,3 +274,31 @@ def test_cli_scan_exit_codes_and_json(sim: Any, receiver: Any, config_file: Path
     assert again.exit_code == 0 and "0 new hits" in again.stdout
     status = runner.invoke(cli, ["status", "--json", "--config", str(config_file)])
     assert json.loads(status.stdout)["outbox"]["delivered"] == 1
+
+
+def test_hub_unreachable_fails_every_type_and_moves_nothing(
+    tmp_path: Path, receiver: Any, make_scanner: Any
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port with nobody listening
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    path = write_config(tmp_path / "leakmon.toml", endpoint=dead, hook_url=receiver.url)
+    scanner = make_scanner(path)
+    result = scanner.run_once()
+    assert result.outcome == "failed"
+    assert len(result.errors) == 3 and all("Hub unreachable" in e for e in result.errors)
+    assert scanner.store.cursors() == {}
+    assert scanner.store.scans(1)[0]["outcome"] == "failed"
+
+
+def test_connection_reset_is_retried_and_counted(
+    sim: Any, receiver: Any, config_file: Path, make_scanner: Any
+) -> None:
+    add_sora(sim)
+    sim.reset_connection(path=r"^/api/spaces$", times=1)
+    result = make_scanner(config_file).run_once()
+    assert result.ok and len(result.new_hit_ids) == 1
+    assert result.hub_requests == 3  # the reset request got no response; its retry is counted
+    assert len(sim.requests(path_prefix="/api/spaces")) == 2
