@@ -109,11 +109,12 @@ class Relay:
             bound.warning("delivery.dead", reason="notifier not configured")
             return
         hit = self.store.get_hit(item.hit_id)
+        if hit is None:  # cannot happen through the store's foreign key; never send an empty alert
+            self.store.record_attempt(item.id, ok=False, at=started, error=f"hit {item.hit_id} is gone")
+            stats.dead += 1
+            return
         alert = Alert(
-            event=item.event,
-            delivery_id=item.webhook_id,
-            timestamp=item.created_at,
-            data=alert_data(hit or {}),
+            event=item.event, delivery_id=item.webhook_id, timestamp=item.created_at, data=alert_data(hit)
         )
         tick = time.monotonic()
         try:

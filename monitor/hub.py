@@ -8,6 +8,7 @@ Every call has a timeout; huggingface_hub's `http_backoff` retries 429/5xx/netwo
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -177,6 +178,7 @@ class HubSource:
             except ValueError:
                 if attempt == self.max_retries:
                     raise HubError(f"Hub sent malformed JSON for {_path(url)} after retries") from None
+                time.sleep(min(self.base_wait * 2**attempt, self.max_wait))
                 continue
             return body, response.links.get("next", {}).get("url")
         raise AssertionError("unreachable")
