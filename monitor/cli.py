@@ -162,8 +162,9 @@ def _hit_table(hits: Iterable[dict[str, Any]]) -> list[str]:
 @cli.command()
 @click.option("--fail-on-hit", is_flag=True, help="Exit 1 when the scan found new hits.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scan's result as one JSON object.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing unless there are new hits or errors (cron).")
 @leakmon_command(unexpected_exit=3)
-def scan(config_path: str | None, debug: bool, fail_on_hit: bool, as_json: bool) -> None:
+def scan(config_path: str | None, debug: bool, fail_on_hit: bool, as_json: bool, quiet: bool) -> None:
     """One poll cycle: list what is new on the Hub, match, record, deliver alerts.
 
     Exit 0 when done, 1 with --fail-on-hit and new hits, 2 for a bad config, 3 when the scan could
@@ -192,7 +193,7 @@ def scan(config_path: str | None, debug: bool, fail_on_hit: bool, as_json: bool)
                 "errors": result.errors,
             }
         )
-    else:
+    elif not (quiet and not hits):
         click.echo(
             f"scan #{result.scan_id} {result.outcome}: {result.repos_read:,} repos read with "
             f"{result.hub_requests} Hub requests; {len(hits)} new hit{'s' if len(hits) != 1 else ''}"

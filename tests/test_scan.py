@@ -263,8 +263,9 @@ def test_hf_endpoint_environment_is_honoured(
 
 def test_cli_scan_exit_codes_and_json(sim: Any, receiver: Any, config_file: Path) -> None:
     runner = CliRunner()
-    quiet = runner.invoke(cli, ["scan", "--fail-on-hit", "--config", str(config_file)])
+    quiet = runner.invoke(cli, ["scan", "--fail-on-hit", "--quiet", "--config", str(config_file)])
     assert quiet.exit_code == 0, quiet.output
+    assert quiet.output == ""  # cron sends no mail for a scan where nothing happened
     add_sora(sim)
     hit = runner.invoke(cli, ["scan", "--fail-on-hit", "--json", "--config", str(config_file)])
     assert hit.exit_code == 1, hit.output
@@ -272,8 +273,11 @@ def test_cli_scan_exit_codes_and_json(sim: Any, receiver: Any, config_file: Path
     assert data["outcome"] == "ok" and data["new_hits"][0]["repo_id"] == "PR-Puppets/PR-Puppet-Sora"
     again = runner.invoke(cli, ["scan", "--fail-on-hit", "--config", str(config_file)])
     assert again.exit_code == 0 and "0 new hits" in again.stdout
+    sim.add_repo("model", "x/sora-2", created_at=datetime.now(UTC))
+    loud = runner.invoke(cli, ["scan", "--quiet", "--config", str(config_file)])
+    assert loud.exit_code == 0 and "x/sora-2" in loud.stdout
     status = runner.invoke(cli, ["status", "--json", "--config", str(config_file)])
-    assert json.loads(status.stdout)["outbox"]["delivered"] == 1
+    assert json.loads(status.stdout)["outbox"]["delivered"] == 2
 
 
 def test_hub_unreachable_fails_every_type_and_moves_nothing(
