@@ -265,7 +265,7 @@ def match(config_path: str | None, debug: bool, texts: tuple[str, ...], as_json:
     cfg = _load(config_path)
     from monitor.matcher import Matcher
 
-    matcher = Matcher(cfg.watches)
+    matcher = Matcher(cfg.watches, cfg.allowlist)
     results = []
     for text in texts:
         found = matcher.match_text(text)

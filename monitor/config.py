@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from monitor.errors import ConfigError
-from monitor.records import REPO_TYPES
+from monitor.records import REPO_TYPES, Suppression
 
 SEVERITIES = ("low", "medium", "high", "critical")
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -25,6 +25,7 @@ SEARCH_PATHS = ("leakmon.toml", "/etc/leakmon/leakmon.toml")
 
 _VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_HUB_PART = re.compile(r"^[\w.-]{1,96}$")  # one part of a repo id (\w includes Unicode letters)
 
 
 class Secret:
@@ -74,6 +75,8 @@ class WatchConfig:
     ignore_authors: tuple[str, ...] = ()
     severity: str = "high"
     notify: tuple[str, ...] | None = None  # None: every notifier
+    owners: tuple[str, ...] = ()  # suspicious owners: everything they publish matches
+    exclude: tuple[str, ...] = ()  # regexes for known legitimate names this watch never alerts on
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,7 @@ class Config:
     watches: tuple[WatchConfig, ...]
     notifiers: tuple[NotifierConfig, ...]
     source: Path | None = None
+    allowlist: tuple[Suppression, ...] = ()  # global: never alert on these, for any watch
 
     def notifiers_for(self, watch: WatchConfig) -> tuple[NotifierConfig, ...]:
         if watch.notify is None:
@@ -241,6 +245,21 @@ def _patterns(value: list[str]) -> str | None:
     return None
 
 
+def _owners(value: list[str]) -> str | None:
+    for owner in value:
+        if not _HUB_PART.match(owner):
+            return f"{owner!r} is not a Hub user or organisation name"
+    return None
+
+
+def _repo_ids(value: list[str]) -> str | None:
+    for repo_id in value:
+        parts = repo_id.split("/")
+        if len(parts) != 2 or not all(_HUB_PART.match(p) for p in parts):
+            return f"{repo_id!r} is not a repo id (owner/name)"
+    return None
+
+
 def _name(value: str) -> str | None:
     return None if _NAME.match(value) else "must be 1-64 letters, digits, '.', '_' or '-'"
 
@@ -264,6 +283,13 @@ WATCH_SCHEMA = {
     "ignore_authors": Option("list", default=[]),
     "severity": Option("str", default="high", check=_severity),
     "notify": Option("list"),
+    "owners": Option("list", default=[], check=_owners),
+    "exclude": Option("list", default=[], check=_patterns),
+}
+ALLOWLIST_SCHEMA = {
+    "repos": Option("list", default=[], check=_repo_ids),
+    "authors": Option("list", default=[], check=_owners),
+    "patterns": Option("list", default=[], check=_patterns),
 }
 NOTIFIER_COMMON = {
     "name": Option("str", required=True, check=_name),
@@ -287,7 +313,7 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
     """Validate an already-decoded TOML document."""
     from monitor.notifiers import notifier_class  # late: notifiers import config for Option
 
-    known = {"hub", "database", "watch", "notifier"}
+    known = {"hub", "database", "watch", "notifier", "allowlist"}
     for key in data:
         if key not in known:
             raise ConfigError(key, f"unknown section (known: {', '.join(sorted(known))})")
@@ -354,10 +380,25 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
                 ignore_authors=tuple(w["ignore_authors"]),
                 severity=w["severity"],
                 notify=tuple(notify) if notify is not None else None,
+                owners=tuple(w["owners"]),
+                exclude=tuple(w["exclude"]),
             )
         )
+    allow = read_options(
+        "allowlist", _table("allowlist", data.get("allowlist", {})), ALLOWLIST_SCHEMA, base_dir
+    )
+    allowlist = (
+        tuple(Suppression("repo", v) for v in allow["repos"])
+        + tuple(Suppression("owner", v) for v in allow["authors"])
+        + tuple(Suppression("pattern", v) for v in allow["patterns"])
+    )
     return Config(
-        hub=hub_cfg, database=db_cfg, watches=tuple(watches), notifiers=tuple(notifiers), source=source
+        hub=hub_cfg,
+        database=db_cfg,
+        watches=tuple(watches),
+        notifiers=tuple(notifiers),
+        source=source,
+        allowlist=allowlist,
     )
 
 
@@ -419,5 +460,6 @@ def redacted(cfg: Config) -> dict[str, Any]:
         },
         "database": {"path": str(cfg.database.path)},
         "watch": [{k: show(getattr(w, k)) for k in WatchConfig.__slots__} for w in cfg.watches],
+        "allowlist": [{"kind": a.kind, "value": a.value} for a in cfg.allowlist],
         "notifier": notifiers,
     }

@@ -81,8 +81,30 @@ def _title(repo_type: str, item: Mapping[str, Any]) -> str | None:
     for key in ("title", "pretty_name") if repo_type == "dataset" else ("title",):
         value = card.get(key)
         if isinstance(value, str) and value.strip():
-            return value
+            return value[:MAX_TEXT]
     return None
+
+
+# Hub data is hostile: lists and strings the matcher reads are bounded.
+MAX_LIST = 200
+MAX_TEXT = 500
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    """A string or a list of strings (or of {"id": ...} objects) -> bounded tuple of strings."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, dict):
+        value = value.get("models", [])
+    if not isinstance(value, list):
+        return ()
+    out = []
+    for v in value[:MAX_LIST]:
+        if isinstance(v, dict):
+            v = v.get("id")
+        if isinstance(v, str) and v:
+            out.append(v[:MAX_TEXT])
+    return tuple(out)
 
 
 def to_repo(repo_type: RepoType, item: Mapping[str, Any], created: datetime) -> Repo:
@@ -90,12 +112,17 @@ def to_repo(repo_type: RepoType, item: Mapping[str, Any], created: datetime) -> 
     author = item.get("author")
     if not isinstance(author, str) or not author:
         author = repo_id.split("/", 1)[0] if "/" in repo_id else ""
+    card = item.get("cardData") if isinstance(item.get("cardData"), dict) else {}
+    bases = dict.fromkeys(_strings(item.get("baseModels")) + _strings(card.get("base_model")))
     return Repo(
         repo_type=repo_type,
         repo_id=repo_id,
         created_at=created,
         author=author,
         title=_title(repo_type, item),
+        tags=_strings(item.get("tags")),
+        base_models=tuple(bases),
+        linked_models=_strings(item.get("models")) if repo_type == "space" else (),
         raw=dict(item),
     )
 

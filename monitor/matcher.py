@@ -66,7 +66,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from monitor.config import WatchConfig
-from monitor.records import Match, Repo
+from monitor.records import Match, Repo, Suppression
 
 __all__ = [
     "Explanation",
@@ -89,7 +89,8 @@ _DROP_RE = re.compile(
 )
 
 # Look-alikes of Latin letters (Cyrillic, Greek, Armenian, IPA), case kept so camelCase survives.
-_HOMOGLYPHS = str.maketrans(
+# Checked by hand; they take precedence over the TR39 data below.
+_CURATED = str.maketrans(
     {
         # Cyrillic
         "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C",
@@ -105,6 +106,39 @@ _HOMOGLYPHS = str.maketrans(
         "օ": "o", "ս": "u", "ց": "g", "ı": "i", "ȷ": "j", "ɑ": "a", "ɩ": "i", "ʏ": "y",
     }
 )  # fmt: skip
+
+
+# Scripts whose letters pass for Latin ones in a repo name or a title.
+_LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "COPTIC", "CHEROKEE", "LISU", "GEORGIAN")
+
+
+def _tr39_table() -> dict[int, str]:
+    """Letters that Unicode's confusables data (TR39) gives a Latin letter as prototype.
+
+    The prototype's case follows the source letter, so camelCase splits survive; TR39 gives
+    capital I the prototype "l", which would turn GΕΜΙΝΙ into "gemlnl", so capitals map to "I".
+    """
+    from confusable_homoglyphs import utils as confusables  # the TR39 data, loaded once
+
+    table: dict[int, str] = {}
+    for char, glyphs in confusables.load("confusables.json").items():
+        if len(char) != 1 or char.isascii() or not unicodedata.category(char).startswith("L"):
+            continue
+        if not unicodedata.name(char, "").startswith(_LOOKALIKE_SCRIPTS):
+            continue
+        latin = [g["c"] for g in glyphs if len(g["c"]) == 1 and g["c"].isascii() and g["c"].isalpha()]
+        if not latin:
+            continue
+        target = latin[0]
+        if char.isupper():
+            target = "I" if target == "l" else target.upper()
+        elif char.islower():
+            target = target.lower()
+        table[ord(char)] = target
+    return table
+
+
+_HOMOGLYPHS = {**_tr39_table(), **_CURATED}
 
 
 def _fold(text: str) -> str:
@@ -384,12 +418,17 @@ def split_text(text: str) -> tuple[str | None, str, str]:
 # ---------------------------------------------------------------------------------------------
 # The matcher
 
-_TERM, _FUZZY, _PATTERN = 0, 1, 2
-_RULES = ("term", "fuzzy", "pattern")
-_FIELDS = ("repo_id", "title")
+_TERM, _FUZZY, _PATTERN, _OWNER = 0, 1, 2, 3
+_RULES = ("term", "fuzzy", "pattern", "owner")
+# Fields of a repo, in the order matches are reported.
+_NAME_F, _OWNER_F, _TITLE_F, _TAGS_F, _BASE_F, _MODELS_F = range(6)
+_FIELDS = ("repo_id", "owner", "title", "tags", "base_model", "models")
+_TEXT_CACHE_MAX = 1 << 16
 _INFO_CACHE_MAX = 1 << 17
 # (watch index, rule, index of the term or pattern in the watch, score)
 _Hit = tuple[int, int, int, float]
+_Entry = tuple[int, str, list[_Hit]]  # (field, text, hits)
+_MAX_TEXT = 500  # characters of a tag or base model id worth reading
 _MAX_SEQUENCES = 8  # up to this many leetspeak readings of a text are walked one by one
 # Longest part of a key indexed on its own (a misspelt start, the exact rest after a typo, a piece
 # a leetspeak reading spells): keeps the index small for long terms; beyond, only whole keys match.
@@ -405,13 +444,15 @@ class Matcher:
 
     # Hub listing `expand` fields the matcher reads, apart from createdAt (titles come from cardData).
     required_fields: ClassVar[dict[str, tuple[str, ...]]] = {
-        "model": ("author", "cardData"),
-        "dataset": ("author", "cardData"),
-        "space": ("author", "cardData"),
+        "model": ("author", "cardData", "tags", "baseModels"),
+        "dataset": ("author", "cardData", "tags"),
+        "space": ("author", "cardData", "tags", "models"),
     }
 
-    def __init__(self, watches: Iterable[WatchConfig]) -> None:
+    def __init__(self, watches: Iterable[WatchConfig], suppressions: Iterable[Suppression] = ()) -> None:
         self.watches: tuple[WatchConfig, ...] = tuple(watches)
+        self._text_cache: dict[str, list[_Hit]] = {}
+        self._compile_filters(suppressions)
         # key or proper prefix of a key -> (hits when the joined tokens equal it, is a proper prefix)
         exact: dict[str, tuple[list[_Hit], bool]] = {}
         # fuzzy key -> (word spans, [(watch, term index)])
@@ -502,34 +543,52 @@ class Matcher:
     # -- public API -------------------------------------------------------------------------
 
     def match_repo(self, repo: Repo) -> list[Match]:
-        """Every match of a repo over all watches; watches that ignore its owner or author are skipped."""
-        name = repo.name
-        name_hits = self._hits(name)
-        title = repo.title or ""
-        title_hits = self._hits(title) if title else []
-        if not name_hits and not title_hits:
+        """Every match of a repo over all watches, in every field the listing gave.
+
+        Suppressed repos (the global allowlist, suppressions) match nothing; watches that ignore
+        its owner or author are skipped; a watch's `exclude` patterns drop its matches.
+        """
+        if self._globally_suppressed(repo.repo_id, repo.owner, repo.author):
             return []
-        skip = self._skipped(repo.owner, repo.author)
-        return self._assemble(((name, name_hits), (title, title_hits)), skip)
+        entries: list[_Entry] = []
+        self._add(entries, _NAME_F, repo.name, self._hits(repo.name))
+        self._add(entries, _OWNER_F, repo.owner, self._owner_hits(repo.owner))
+        if repo.title:
+            self._add(entries, _TITLE_F, repo.title, self._hits(repo.title))
+        for f, texts in ((_TAGS_F, repo.tags), (_BASE_F, repo.base_models), (_MODELS_F, repo.linked_models)):
+            for text in texts:
+                self._add(entries, f, text, self._cached_hits(text))
+        if not entries:
+            return []
+        skip = self._skipped(repo.repo_id, repo.owner, repo.author)
+        return [m for _, m in self._assemble_indexed(entries, skip, repo.repo_id)]
 
     def match_text(self, text: str) -> list[Match]:
-        """`leakmon match TEXT`: a TEXT with "/" is a repo id (owner checked, name matched as
-        "repo_id"); any other TEXT is a title (field "title")."""
+        """`leakmon match TEXT`: a TEXT with "/" is a repo id (owner and name matched, owner checked
+        against ignore_authors and suppressions); any other TEXT is a title (field "title")."""
+        return [m for _, m in self._match_text_indexed(text)]
+
+    def _match_text_indexed(self, text: str) -> list[tuple[int, Match]]:
         owner, target, field = split_text(text)
-        skip = self._skipped(owner or "", "")
-        hits = self._hits(target)
+        entries: list[_Entry] = []
         if field == "repo_id":
-            return self._assemble(((target, hits), ("", [])), skip)
-        return self._assemble((("", []), (target, hits)), skip)
+            repo_id = f"{owner}/{target}"
+            if self._globally_suppressed(repo_id, owner or "", ""):
+                return []
+            self._add(entries, _NAME_F, target, self._hits(target))
+            self._add(entries, _OWNER_F, owner or "", self._owner_hits(owner or ""))
+            return self._assemble_indexed(entries, self._skipped(repo_id, owner or "", ""), repo_id)
+        self._add(entries, _TITLE_F, target, self._hits(target))
+        return self._assemble_indexed(entries, frozenset(), None)
 
     def explain(self, text: str) -> Explanation:
         """`leakmon match --explain TEXT`: what the matcher saw, and per watch why it matched or not."""
         owner, target, field = split_text(text)
         folded = _fold(target)
-        skip = self._skipped(owner or "", "")
-        hits = self._hits(target)
-        fields = ((target, hits), ("", [])) if field == "repo_id" else (("", []), (target, hits))
-        matches = self._assemble_indexed(fields, skip)
+        repo_id = f"{owner}/{target}" if field == "repo_id" else None
+        suppressed = repo_id is not None and self._globally_suppressed(repo_id, owner or "", "")
+        skip = self._skipped(repo_id, owner or "", "") if repo_id else frozenset()
+        matches = self._match_text_indexed(text)
         runs = _runs(folded)
         joined = _joins(runs, max_len=self._max_key_len)
         toks = joined | {tok for readings in runs for reading in readings for tok in reading}
@@ -540,8 +599,14 @@ class Matcher:
         for w, watch in enumerate(self.watches):
             mine = tuple(m for i, m in matches if i == w)
             reasons: list[str] = []
-            if w in skip:
-                reasons.append(f"owner {owner!r} is in ignore_authors: this watch never matches its repos")
+            if suppressed:
+                reasons.append(f"{repo_id!r} is on the global allowlist or suppressed: nothing matches it")
+            elif w in skip:
+                reasons.append(
+                    f"owner {owner!r} is in ignore_authors, or {repo_id!r} is suppressed for this watch"
+                )
+            elif not mine and self._excluded_any(w, text):
+                reasons.append("a match was dropped by this watch's exclude patterns")
             elif not mine:
                 for t, (key, spans) in enumerate(self._term_keys[w]):
                     reasons.append(
@@ -564,14 +629,87 @@ class Matcher:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _skipped(self, owner: str, author: str) -> set[int] | frozenset[int]:
-        if not self._ignored:
-            return frozenset()
+    def _compile_filters(self, suppressions: Iterable[Suppression]) -> None:
+        """Owners, excludes and suppressions: everything that decides a repo without its tokens."""
+        index = {w.name: i for i, w in enumerate(self.watches)}
+        self._owners: dict[str, list[_Hit]] = {}
+        self._excludes: dict[int, tuple[re.Pattern[str], ...]] = {}
+        for w, watch in enumerate(self.watches):
+            for i, owner in enumerate(watch.owners):
+                self._owners.setdefault(owner.casefold(), []).append((w, _OWNER, i, 1.0))
+            if watch.exclude:
+                self._excludes[w] = _compile_all(f"watch {watch.name!r} exclude", watch.exclude)
+        # None: every watch.
+        self._sup_repos: dict[str, set[int | None]] = {}
+        self._sup_owners: dict[str, set[int | None]] = {}
+        patterns: dict[int | None, list[str]] = {}
+        for sup in suppressions:
+            w = None if sup.watch is None else index.get(sup.watch)
+            if sup.watch is not None and w is None:
+                continue  # a suppression for a watch no longer configured
+            if sup.kind == "repo":
+                self._sup_repos.setdefault(sup.value.casefold(), set()).add(w)
+            elif sup.kind == "owner":
+                self._sup_owners.setdefault(sup.value.casefold(), set()).add(w)
+            else:
+                patterns.setdefault(w, []).append(sup.value)
+        self._sup_patterns = {w: _compile_all("suppression", ps) for w, ps in patterns.items()}
+
+    def _suppressed_for(self, repo_id: str, owner: str, author: str) -> set[int | None]:
+        """Watch indexes (None: all) for which suppressions silence this repo."""
+        out: set[int | None] = set()
+        if self._sup_repos:
+            out |= self._sup_repos.get(repo_id.casefold(), set())
+        if self._sup_owners:
+            for who in (owner, author):
+                if who:
+                    out |= self._sup_owners.get(who.casefold(), set())
+        for w, regexes in self._sup_patterns.items():
+            if w not in out and _found(regexes, repo_id):
+                out.add(w)
+        return out
+
+    def _globally_suppressed(self, repo_id: str, owner: str, author: str) -> bool:
+        if not (self._sup_repos or self._sup_owners or self._sup_patterns):
+            return False
+        return None in self._suppressed_for(repo_id, owner, author)
+
+    def _skipped(self, repo_id: str, owner: str, author: str) -> set[int] | frozenset[int]:
+        """Watches that must not match this repo: ignore_authors and per-watch suppressions."""
         skip: set[int] = set()
-        for who in (owner, author):
-            if who:
-                skip |= self._ignored.get(who.casefold(), set())
-        return skip
+        if self._ignored:
+            for who in (owner, author):
+                if who:
+                    skip |= self._ignored.get(who.casefold(), set())
+        if self._sup_repos or self._sup_owners or self._sup_patterns:
+            skip |= {w for w in self._suppressed_for(repo_id, owner, author) if w is not None}
+        return skip if skip else frozenset()
+
+    def _excluded_any(self, w: int, text: str) -> bool:
+        regexes = self._excludes.get(w)
+        return regexes is not None and _found(regexes, text)
+
+    @staticmethod
+    def _add(entries: list[_Entry], field: int, text: str, hits: list[_Hit]) -> None:
+        if hits:
+            entries.append((field, text, hits))
+
+    def _owner_hits(self, owner: str) -> list[_Hit]:
+        """Terms in the owner's name, and the watches that list this owner."""
+        if not owner:
+            return []
+        hits = self._cached_hits(owner)
+        listed = self._owners.get(owner.casefold())
+        return hits + listed if listed else hits
+
+    def _cached_hits(self, text: str) -> list[_Hit]:
+        """`_hits` for texts that repeat across repos (owners, tags, base models)."""
+        hits = self._text_cache.get(text)
+        if hits is None:
+            if len(self._text_cache) >= _TEXT_CACHE_MAX:
+                self._text_cache.clear()
+            hits = self._text_cache[text] = self._hits(text[:_MAX_TEXT])
+        return hits
 
     def _hits(self, text: str) -> list[_Hit]:
         out: list[_Hit] = []
@@ -774,37 +912,49 @@ class Matcher:
             if any(rx.search(x) for x in texts):
                 out.append((w, _PATTERN, i, 1.0))
 
-    def _assemble(
-        self, fields: tuple[tuple[str, list[_Hit]], tuple[str, list[_Hit]]], skip: set[int] | frozenset[int]
-    ) -> list[Match]:
-        return [match for _, match in self._assemble_indexed(fields, skip)]
-
     def _assemble_indexed(
-        self, fields: tuple[tuple[str, list[_Hit]], tuple[str, list[_Hit]]], skip: set[int] | frozenset[int]
+        self, entries: list[_Entry], skip: set[int] | frozenset[int], repo_id: str | None
     ) -> list[tuple[int, Match]]:
-        """Hits -> Match records, deduplicated and ordered, each with its watch's index."""
-        best: dict[tuple[int, int, int, int], float] = {}
-        for f, (_, hits) in enumerate(fields):
+        """Hits -> Match records, deduplicated and ordered, each with its watch's index.
+
+        A watch's `exclude` patterns drop its matches whose text, or the repo id, they find.
+        """
+        best: dict[tuple[int, int, int, int], tuple[float, str]] = {}
+        excluded: dict[tuple[int, str], bool] = {}
+        for f, text, hits in entries:
             for w, rule, item, score in hits:
                 if w in skip:
                     continue
+                if w in self._excludes:
+                    key = (w, text)
+                    if key not in excluded:
+                        excluded[key] = self._excluded_any(w, text) or (
+                            repo_id is not None and self._excluded_any(w, repo_id)
+                        )
+                    if excluded[key]:
+                        continue
                 k = (w, f, rule, item)
-                if best.get(k, -1.0) < score:
-                    best[k] = score
+                if k not in best or best[k][0] < score:
+                    best[k] = (score, text)
         matches = []
-        for (w, f, rule, item), score in sorted(best.items()):
+        for (w, f, rule, item), (score, text) in sorted(best.items()):
             if rule == _FUZZY and (w, f, _TERM, item) in best:
                 continue  # exact beats fuzzy for the same term
             watch = self.watches[w]
-            match = Match(
-                watch=watch.name,
-                rule=_RULES[rule],
-                field=_FIELDS[f],
-                term=watch.patterns[item] if rule == _PATTERN else watch.terms[item],
-                text=fields[f][0],
-                score=score,
+            term = (watch.terms, watch.terms, watch.patterns, watch.owners)[rule][item]
+            matches.append(
+                (
+                    w,
+                    Match(
+                        watch=watch.name,
+                        rule=_RULES[rule],
+                        field=_FIELDS[f],
+                        term=term,
+                        text=text,
+                        score=score,
+                    ),
+                )
             )
-            matches.append((w, match))
         return matches
 
 
@@ -935,3 +1085,20 @@ def _why_not(
             why = "the typo is not inside one token of 4+ characters"
         parts.append(f"nearest: {best!r} (1 edit: {why})")
     return "; ".join(parts)
+
+
+def _compile_all(owner: str, patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
+    """Case-insensitive regexes; ValueError names the bad one."""
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern, re.IGNORECASE))
+        except (re.error, TypeError) as exc:
+            raise ValueError(
+                f"{owner}: pattern {pattern!r} is not a valid regular expression: {exc}"
+            ) from exc
+    return tuple(compiled)
+
+
+def _found(regexes: tuple[re.Pattern[str], ...], text: str) -> bool:
+    return any(rx.search(text) for rx in regexes)

@@ -30,6 +30,9 @@ class Repo:
     created_at: datetime
     author: str = ""
     title: str | None = None
+    tags: tuple[str, ...] = ()
+    base_models: tuple[str, ...] = ()  # declared base models (baseModels, a card's base_model)
+    linked_models: tuple[str, ...] = ()  # models a Space uses
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -46,8 +49,8 @@ class Match:
     """Why a repo matched a watch: one piece of evidence."""
 
     watch: str
-    rule: str  # "term" | "fuzzy" | "pattern"
-    field: str  # "repo_id" | "title"
+    rule: str  # "term" | "fuzzy" | "pattern" | "owner"
+    field: str  # "repo_id" | "owner" | "title" | "tags" | "base_model" | "models"
     term: str  # the watched term or pattern that matched
     text: str  # the text of the field that matched
     score: float  # 1.0 exact; lower for fuzzy
@@ -74,3 +77,16 @@ class Alert:
     delivery_id: str
     timestamp: datetime
     data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """Never alert on a repo, an owner, or repo ids matching a pattern; for one watch or all.
+
+    `kind` is "repo" (value: owner/name), "owner" (value: owner) or "pattern" (a regex searched,
+    case-insensitively, in the repo id owner/name). `watch` None means every watch.
+    """
+
+    kind: Literal["repo", "owner", "pattern"]
+    value: str
+    watch: str | None = None

@@ -61,7 +61,7 @@ class Scanner:
         self.store = store
         self.source = source
         self.relay = relay
-        self.matcher = matcher or Matcher(cfg.watches)
+        self.matcher = matcher or Matcher(cfg.watches, cfg.allowlist)
         self.overlap = overlap
         self.delivery_wait = delivery_wait
         self._watches = {w.name: w for w in cfg.watches}

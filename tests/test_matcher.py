@@ -317,10 +317,13 @@ def test_patterns_record_the_field() -> None:
     assert (match.rule, match.field, match.text) == ("pattern", "title", "Sora v3 preview")
 
 
-def test_patterns_only_search_the_name_not_the_owner() -> None:
+def test_patterns_search_each_field_on_its_own() -> None:
     m = Matcher([watch("w", "zzzz", patterns=("^openai",))])
-    assert m.match_repo(repo("openai/demo")) == []
-    assert len(m.match_repo(repo("x/openai-demo"))) == 1
+    [owner_match] = m.match_repo(repo("openai/demo"))
+    assert (owner_match.field, owner_match.text) == ("owner", "openai")
+    [name_match] = m.match_repo(repo("x/openai-demo"))
+    assert (name_match.field, name_match.text) == ("repo_id", "openai-demo")
+    assert m.match_repo(repo("x/not-openai")) == []  # anchored to the start of a field, not of the id
 
 
 def test_several_patterns_and_ones_that_do_not_combine() -> None:
@@ -403,9 +406,9 @@ def test_no_watches() -> None:
 
 def test_required_fields() -> None:
     assert Matcher.required_fields == {
-        "model": ("author", "cardData"),
-        "dataset": ("author", "cardData"),
-        "space": ("author", "cardData"),
+        "model": ("author", "cardData", "tags", "baseModels"),
+        "dataset": ("author", "cardData", "tags"),
+        "space": ("author", "cardData", "tags", "models"),
     }
 
 
@@ -446,7 +449,9 @@ def test_match_text_repo_id_or_title() -> None:
     assert m.match_text("OpenAI/sora") == []
     [match] = m.match_text("openai sora")  # no "/": a title, no owner to ignore
     assert (match.field, match.text) == ("title", "openai sora")
-    assert m.match_text("sora/demo") == []  # the owner is not matched, only the name
+    [owner] = m.match_text("sora-leaks/demo")  # the owner is a field of its own
+    assert (owner.field, owner.text) == ("owner", "sora-leaks")
+    assert m.match_text("soraya-h/demo") == []  # ...with the same whole-token rules
 
 
 def test_explain_a_match() -> None:

@@ -73,7 +73,10 @@ def test_first_scan_alerts_the_leak_once_and_records_it(
     for request in listing_requests(sim):
         query = request.query
         assert ("sort", "createdAt") in query and ("limit", "1000") in query
-        assert sorted(v for k, v in query if k == "expand") == ["author", "cardData", "createdAt"]
+        extra = {"/api/models": ["baseModels"], "/api/datasets": [], "/api/spaces": ["models"]}[request.path]
+        assert sorted(v for k, v in query if k == "expand") == sorted(
+            ["author", "cardData", "createdAt", "tags", *extra]
+        )
 
     out = CliRunner().invoke(cli, ["hits", "--json", "--config", str(config_file)])
     assert out.exit_code == 0, out.output
