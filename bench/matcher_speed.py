@@ -21,8 +21,35 @@ NAMES = 1_000_000
 TERMS = 1_000
 NAIVE_SAMPLE = 2_000
 
-_SYLLABLES = ("ka", "ri", "no", "va", "te", "lu", "mi", "so", "ze", "ra", "po", "qu", "xi", "da", "fe",
-              "gor", "lin", "tar", "vex", "mon", "dri", "sal", "ter", "ion", "ark", "bel", "cy")
+_SYLLABLES = (
+    "ka",
+    "ri",
+    "no",
+    "va",
+    "te",
+    "lu",
+    "mi",
+    "so",
+    "ze",
+    "ra",
+    "po",
+    "qu",
+    "xi",
+    "da",
+    "fe",
+    "gor",
+    "lin",
+    "tar",
+    "vex",
+    "mon",
+    "dri",
+    "sal",
+    "ter",
+    "ion",
+    "ark",
+    "bel",
+    "cy",
+)
 
 
 def watched_terms(rng: random.Random) -> list[str]:
@@ -52,7 +79,9 @@ def repo_names(rng: random.Random, count: int) -> list[str]:
     for _ in range(count):
         owner, name = rng.choice(base).split("/", 1)
         if rng.random() < 0.6:
-            name = f"{name}{rng.choice(suffixes)}{'-' + str(rng.randint(1, 999)) if rng.random() < 0.2 else ''}"
+            name = (
+                f"{name}{rng.choice(suffixes)}{'-' + str(rng.randint(1, 999)) if rng.random() < 0.2 else ''}"
+            )
         names.append(f"{owner}/{name}")
     return names
 
@@ -67,7 +96,9 @@ def child() -> None:
     rng = random.Random(11)
     terms = watched_terms(rng)
     names = repo_names(rng, NAMES)
-    watches = [WatchConfig(name=f"w{i}", terms=tuple(terms[i * 10 : i * 10 + 10])) for i in range(TERMS // 10)]
+    watches = [
+        WatchConfig(name=f"w{i}", terms=tuple(terms[i * 10 : i * 10 + 10])) for i in range(TERMS // 10)
+    ]
     built = time.perf_counter()
     matcher = Matcher(watches)
     build_s = time.perf_counter() - built
@@ -99,16 +130,19 @@ def child() -> None:
 
 
 def main() -> None:
-    proc = subprocess.run([sys.executable, "-m", "bench.matcher_speed", "--child"], capture_output=True,
-                          text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.matcher_speed", "--child"], capture_output=True, text=True, check=True
+    )
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     print(f"Matcher: {TERMS:,} watched terms over {NAMES:,} repo names, one core")
     print(f"{'':<36}{'names/s':>12}{'target':>14}")
     print(f"{'leakmon (index)':<36}{r['ours']:>12,.0f}{'>= 100,000':>14}")
     print(f"{'naive loop, rapidfuzz per term':<36}{r['naive']:>12,.0f}")
     print(f"{'ratio':<36}{r['ours'] / r['naive']:>11,.0f}x")
-    print(f"peak memory {r['peak_mb']:.0f} MB (target < 300 MB); index built in {r['build_s']:.2f} s; "
-          f"{r['hits']:,} names matched")
+    print(
+        f"peak memory {r['peak_mb']:.0f} MB (target < 300 MB); index built in {r['build_s']:.2f} s; "
+        f"{r['hits']:,} names matched"
+    )
 
 
 if __name__ == "__main__":

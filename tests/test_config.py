@@ -118,6 +118,22 @@ BAD: list[tuple[str, str, str]] = [
         "hub.lookback: must be an integer",
     ),
     ("term without letters", GOOD.replace('terms = ["sora"]', 'terms = ["--"]'), "watch[0].terms: term '--'"),
+    (
+        "bad exclude regex",
+        GOOD.replace('terms = ["sora"]', "terms = [\"sora\"]\nexclude = ['(']"),
+        "watch[0].exclude: [0] is not a valid regular expression",
+    ),
+    (
+        "bad owner",
+        GOOD.replace('terms = ["sora"]', 'terms = ["sora"]\nowners = ["a/b"]'),
+        "watch[0].owners: 'a/b' is not a Hub user",
+    ),
+    (
+        "allowlist repo not an id",
+        GOOD + '\n[allowlist]\nrepos = ["just-a-name"]\n',
+        "allowlist.repos: 'just-a-name' is not a repo id",
+    ),
+    ("allowlist unknown key", GOOD + '\n[allowlist]\nrepo = ["a/b"]\n', "allowlist.repo: unknown key"),
 ]
 
 
@@ -196,3 +212,30 @@ def test_missing_config_file_is_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["scan", "--config", str(tmp_path / "nope.toml")])
     assert result.exit_code == 2
     assert "nope.toml does not exist" in result.stderr
+
+
+def test_owners_exclude_and_allowlist_resolve(tmp_path: Path) -> None:
+    from monitor.records import Suppression
+
+    path = tmp_path / "leakmon.toml"
+    path.write_text(
+        GOOD.replace('terms = ["sora"]', 'terms = ["sora"]\nowners = ["miqudev"]\nexclude = ["^sora-bench"]')
+        + '\n[allowlist]\nrepos = ["openai-community/sora-faq"]\nauthors = ["hf-internal-testing"]\n'
+        + "patterns = ['^trl-lib/']\n"
+    )
+    cfg = config.load(path)
+    assert cfg.watches[0].owners == ("miqudev",) and cfg.watches[0].exclude == ("^sora-bench",)
+    assert cfg.allowlist == (
+        Suppression("repo", "openai-community/sora-faq"),
+        Suppression("owner", "hf-internal-testing"),
+        Suppression("pattern", "^trl-lib/"),
+    )
+
+
+def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """config/leakmon.example.toml holds only keys that work."""
+    monkeypatch.setenv("LEAK_WEBHOOK_URL", "https://hooks.example.com/leaks")
+    monkeypatch.setenv("LEAK_WEBHOOK_SECRET", SECRET)
+    example = Path(__file__).resolve().parent.parent / "config" / "leakmon.example.toml"
+    cfg = config.load(example)
+    assert cfg.watches[0].name == "sora" and cfg.notifiers[0].type == "webhook"

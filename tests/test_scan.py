@@ -309,3 +309,69 @@ def test_connection_reset_is_retried_and_counted(
     assert result.ok and len(result.new_hit_ids) == 1
     assert result.hub_requests == 3  # the reset request got no response; its retry is counted
     assert len(sim.requests(path_prefix="/api/spaces")) == 2
+
+
+def test_tags_base_models_linked_models_and_owners_reach_hits(
+    sim: Any, receiver: Any, tmp_path: Path, make_scanner: Any
+) -> None:
+    watches = """
+[[watch]]
+name = "sora"
+terms = ["sora"]
+owners = ["miqudev"]
+exclude = ["^sora-faq$"]
+ignore_authors = ["openai"]
+"""
+    path = write_config(
+        tmp_path / "leakmon.toml",
+        endpoint=sim.url,
+        hook_url=receiver.url,
+        watches=watches,
+        extra='\n[allowlist]\nrepos = ["fans/sora-wiki"]\n',
+    )
+    t = NOW - timedelta(minutes=5)
+    sim.add_repo(
+        "model",
+        "quiet/video-gen-ft",
+        created_at=t,
+        baseModels={"relation": "finetune", "models": [{"id": "leak/Sora-7B"}]},
+    )
+    sim.add_repo("model", "quiet/video-gen-tagged", created_at=t, tags=["diffusers", "sora-distilled"])
+    sim.add_repo("space", "quiet/video-app", created_at=t, models=["leak2/sora-weights"])
+    sim.add_repo("model", "miqudev/miqu-1-70b", created_at=t)
+    sim.add_repo("model", "fans/sora-faq", created_at=t)  # excluded: a known legitimate name
+    sim.add_repo("model", "fans/sora-wiki", created_at=t)  # on the global allowlist
+    sim.add_repo("model", "quiet/plain-model", created_at=t, tags=["transformers", "soraka"])
+    scanner = make_scanner(path)
+    scanner.run_once()
+    fields = {
+        h["repo_id"]: {(m["rule"], m["field"]) for m in h["matches"]} for h in scanner.store.list_hits()
+    }
+    assert fields == {
+        "quiet/video-gen-ft": {("term", "base_model")},
+        "quiet/video-gen-tagged": {("term", "tags")},
+        "quiet/video-app": {("term", "models")},
+        "miqudev/miqu-1-70b": {("owner", "owner")},
+    }
+
+
+def test_hostile_listing_fields_are_bounded() -> None:
+    from monitor.hub import MAX_LIST, MAX_TEXT, to_repo
+
+    item = {
+        "id": "x/y",
+        "tags": ["t" * 10_000] * 5_000 + [None, 7, {"a": 1}],
+        "cardData": {"title": "\x1b[2J" + "T" * 100_000, "base_model": ["a/b", 3, "a/b"]},
+        "baseModels": {"relation": "merge", "models": [{"id": "c/d"}, {"no": "id"}, "e/f"]},
+        "models": ["not", "for", "models"],
+    }
+    repo = to_repo("model", item, NOW)
+    assert len(repo.tags) == MAX_LIST and all(len(t) == MAX_TEXT for t in repo.tags)
+    assert repo.title is not None and len(repo.title) == MAX_TEXT
+    assert repo.base_models == ("c/d", "e/f", "a/b")
+    assert repo.linked_models == ()  # only Spaces link models
+    assert (
+        to_repo("dataset", {"id": "x/y", "cardData": {"pretty_name": "Sora clips"}}, NOW).title
+        == "Sora clips"
+    )
+    assert to_repo("model", {"id": "x/y", "cardData": "junk", "tags": "one"}, NOW).tags == ("one",)
