@@ -67,16 +67,25 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One event for one notifier, as the outbox relay hands it over.
+    """One message for one notifier, as the outbox relay hands it over.
 
-    `delivery_id` is stable per alert and notifier (the same on every retry: receivers dedupe on it).
-    `data` holds the hit as documented for the webhook body.
+    `event` is "hit.created", "hit.removed" (the repo disappeared from the Hub), "hit.digest"
+    (several hits of one scan in one message) or "test" (`leakmon notify-test`).
+    `delivery_id` is stable per message and notifier: the same on every retry, receivers dedupe on it.
+    `data` is one hit as documented for the webhook body (for "hit.removed" also `removed_at`; for
+    "test" a sample hit), or for "hit.digest" `{"count": n, "hits": [hit, ...]}`.
+    Everything in `data` that came from the Hub is hostile: escape it for the channel.
     """
 
-    event: str  # "hit.created" | "hit.removed" | "test"
+    event: str
     delivery_id: str
     timestamp: datetime
     data: Mapping[str, Any]
+
+    @property
+    def hits(self) -> list[Mapping[str, Any]]:
+        """The hits this message carries: one, or a digest's."""
+        return list(self.data["hits"]) if self.event == "hit.digest" else [self.data]
 
 
 @dataclass(frozen=True, slots=True)
