@@ -343,6 +343,10 @@ def status(config_path: str | None, debug: bool, as_json: bool) -> None:
             "scans": store.scans(5),
             "cursors": {k: iso(v) for k, v in store.cursors().items()},
             "outbox": store.outbox_counts(),
+            "dead_letters": [
+                {k: r[k] for k in ("id", "notifier", "hit_id", "repo_id", "attempts", "last_error")}
+                for r in store.outbox_rows(("dead",))[-10:]
+            ],
             "hits": dict(store.hit_counts()),
         }
     if as_json:
@@ -353,12 +357,115 @@ def status(config_path: str | None, debug: bool, as_json: bool) -> None:
     click.echo("hits: " + (", ".join(f"{n} {s}" for s, n in data["hits"].items()) or "none"))
     o = data["outbox"]
     click.echo(f"outbox: {o['pending']} pending, {o['delivered']} delivered, {o['dead']} dead")
+    for d in data["dead_letters"]:
+        repo = for_terminal(d["repo_id"], 100)
+        click.echo(
+            f"  dead letter #{d['id']} to {d['notifier']}: hit #{d['hit_id']} {repo} after {d['attempts']}"
+            f" attempts: {for_terminal(d['last_error'], 200)} (leakmon outbox retry {d['id']})"
+        )
     for s in data["scans"]:
         click.echo(
             f"scan #{s['id']} {s['outcome']:<7} started {s['started_at']}: {s['repos_read']} repos, "
             f"{s['hub_requests']} requests, {s['new_hits']} new hits"
             + (f" ({for_terminal(s['error'], 200)})" if s["error"] else "")
         )
+
+
+# --- outbox and notify-test ----------------------------------------------------------------------
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array on stdout.")
+@click.option("--all", "show_all", is_flag=True, help="Delivered alerts too.")
+@leakmon_command()
+def outbox(config_path: str | None, debug: bool, as_json: bool, show_all: bool) -> None:
+    """Alerts waiting for delivery and dead letters (alerts that could not be delivered)."""
+    if click.get_current_context().invoked_subcommand is not None:
+        return
+    from monitor.store import Store
+
+    cfg = _load(config_path)
+    statuses = ("pending", "dead", "delivered") if show_all else ("pending", "dead")
+    with Store.open(cfg.database.path) as store:
+        rows = store.outbox_rows(statuses)
+    keys = (
+        "id",
+        "hit_id",
+        "notifier",
+        "event",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "delivered_at",
+        "webhook_id",
+        "digest_id",
+        "watch",
+        "repo_type",
+        "repo_id",
+    )
+    if as_json:
+        _emit_json([{k: r.get(k) for k in keys} for r in rows])
+        return
+    if not rows:
+        click.echo("outbox empty: every alert was delivered")
+    for r in rows:
+        when = f"next try {r['next_attempt_at']}" if r["status"] == "pending" else r["status"]
+        error = f"  last error: {for_terminal(r['last_error'], 200)}" if r["last_error"] else ""
+        click.echo(
+            f"#{r['id']:<5} {r['status']:<9} {r['notifier']:<12} hit #{r['hit_id']} "
+            f"{for_terminal(r['repo_id'], 100)}  {r['attempts']} attempts, {when}{error}"
+        )
+
+
+@outbox.command("retry")
+@click.argument("outbox_id", type=int)
+@leakmon_command()
+def outbox_retry(config_path: str | None, debug: bool, outbox_id: int) -> None:
+    """Requeue one undelivered alert (and the rest of its digest) with a fresh round of retries."""
+    from monitor.store import Store
+
+    cfg = _load(config_path)
+    with Store.open(cfg.database.path) as store:
+        count = store.requeue(outbox_id)
+    if not count:
+        raise UsageError(f"no pending or dead outbox row #{outbox_id} (see `leakmon outbox`)")
+    click.echo(f"requeued {count} alert{'s' if count != 1 else ''}: the next scan or relay run delivers it")
+
+
+@cli.command("notify-test")
+@click.argument("name", required=False)
+@leakmon_command()
+def notify_test(config_path: str | None, debug: bool, name: str | None) -> None:
+    """Send a clearly marked test alert through one notifier, or all; exit 1 if any failed."""
+    import time
+
+    from monitor.dispatch import build_notifiers, send_now, test_alert
+
+    cfg = _load(config_path)
+    chosen = [n for n in cfg.notifiers if name is None or n.name == name]
+    if not chosen:
+        known = ", ".join(n.name for n in cfg.notifiers) or "none configured"
+        raise UsageError(
+            f"no notifier named {name!r} (known: {known})" if name else "no notifiers configured"
+        )
+    notifiers = build_notifiers(chosen)
+    failed = 0
+    try:
+        for n in chosen:
+            started = time.monotonic()
+            problem = send_now(notifiers[n.name], test_alert(cfg.hub.endpoint))
+            took = time.monotonic() - started
+            if problem:
+                failed += 1
+                click.echo(f"{n.name} ({n.type}): FAILED after {took:.1f} s: {for_terminal(problem, 300)}")
+            else:
+                click.echo(f"{n.name} ({n.type}): delivered in {took:.1f} s")
+    finally:
+        for notifier in notifiers.values():
+            notifier.close()
+    if failed:
+        sys.exit(1)
 
 
 # --- demo ----------------------------------------------------------------------------------------

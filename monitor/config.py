@@ -84,6 +84,11 @@ class NotifierConfig:
     name: str
     type: str
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    min_severity: str = "low"  # hits below this severity never reach this notifier
+    digest_over: int | None = None  # more hits than this from one scan arrive as one message
+
+    def accepts(self, severity: str) -> bool:
+        return SEVERITIES.index(severity) >= SEVERITIES.index(self.min_severity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +173,11 @@ def _expand_all(key: str, value: Any) -> Any:
 
 
 def read_options(
-    prefix: str, raw: Mapping[str, Any], schema: Mapping[str, Option], base_dir: Path
+    prefix: str,
+    raw: Mapping[str, Any],
+    schema: Mapping[str, Option],
+    base_dir: Path,
+    also_known: Mapping[str, Option] | None = None,
 ) -> dict[str, Any]:
     """Validate one table against its schema: unknown keys, `_file` keys, `${VAR}`, types."""
     out: dict[str, Any] = {}
@@ -178,7 +187,7 @@ def read_options(
         opt = schema.get(name)
         path = f"{prefix}.{key}" if prefix else key
         if opt is None or (key != name and not opt.file_ok):
-            known = ", ".join(sorted(schema)) or "none"
+            known = ", ".join(sorted({*schema, *(also_known or {})})) or "none"
             raise ConfigError(path, f"unknown key (known keys: {known})")
         if name in seen:
             raise ConfigError(path, f"give either {name} or {name}_file, not both")
@@ -294,6 +303,8 @@ ALLOWLIST_SCHEMA = {
 NOTIFIER_COMMON = {
     "name": Option("str", required=True, check=_name),
     "type": Option("str", required=True),
+    "min_severity": Option("str", default="low", check=_severity),
+    "digest_over": Option("int", check=positive),
 }
 
 
@@ -345,13 +356,21 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
         except LookupError as err:
             raise ConfigError(f"{prefix}.type", str(err)) from None
         rest = {k: v for k, v in raw.items() if k not in NOTIFIER_COMMON}
-        options = read_options(prefix, rest, cls.options, base_dir)
+        options = read_options(prefix, rest, cls.options, base_dir, also_known=NOTIFIER_COMMON)
         problem = cls.validate(options)
         if problem:
             raise ConfigError(f"{prefix}.{problem[0]}", problem[1])
         if any(n.name == head["name"] for n in notifiers):
             raise ConfigError(f"{prefix}.name", f"duplicate notifier name {head['name']!r}")
-        notifiers.append(NotifierConfig(head["name"], head["type"], MappingProxyType(options)))
+        notifiers.append(
+            NotifierConfig(
+                head["name"],
+                head["type"],
+                MappingProxyType(options),
+                min_severity=head["min_severity"],
+                digest_over=head["digest_over"],
+            )
+        )
 
     watches: list[WatchConfig] = []
     raw_watches = _array_of_tables("watch", data.get("watch", []))
@@ -447,7 +466,15 @@ def redacted(cfg: Config) -> dict[str, Any]:
     for n in cfg.notifiers:
         cls = notifier_class(n.type)
         opts = {k: show(cls.redact(k, v)) for k, v in n.options.items() if v is not None}
-        notifiers.append({"name": n.name, "type": n.type, **opts})
+        notifiers.append(
+            {
+                "name": n.name,
+                "type": n.type,
+                "min_severity": n.min_severity,
+                "digest_over": n.digest_over,
+                **opts,
+            }
+        )
     return {
         "source": str(cfg.source) if cfg.source else None,
         "hub": {

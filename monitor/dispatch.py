@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ import structlog
 from monitor.errors import DeliveryError
 from monitor.notifiers.base import Notifier
 from monitor.records import Alert
-from monitor.store import Store, parse_iso, utcnow
+from monitor.store import OutboxItem, Store, parse_iso, utcnow
 
 log = structlog.get_logger("leakmon.dispatch")
 
@@ -77,6 +78,7 @@ class Relay:
         self.jitter = jitter
         self.clock = clock
         self.sleep = sleep
+        self._last_sent: dict[str, float] = {}
 
     def _delay(self, attempts: int, retry_after: float | None) -> float:
         base = self.schedule[min(attempts - 1, len(self.schedule) - 1)]
@@ -85,82 +87,108 @@ class Relay:
         return max(delay, retry_after or 0.0)
 
     def deliver_due(self) -> DeliveryStats:
-        """One pass: send every row due now."""
+        """One pass: send every message due now (a row, or a digest's rows together)."""
         stats = DeliveryStats()
         while True:
             items = self.store.claim_due(self.clock(), self.lease, limit=BATCH)
+            messages: dict[str | int, list[OutboxItem]] = {}
             for item in items:
-                self._deliver(item, stats)
+                messages.setdefault(item.digest_id or item.id, []).append(item)
+            for group in messages.values():
+                self._deliver(group, stats)
             # A short batch means nothing more was due; a full one may have left rows behind.
             if len(items) < BATCH:
                 return stats
 
-    def _deliver(self, item: Any, stats: DeliveryStats) -> None:
+    def _message(self, group: list[OutboxItem]) -> Alert | str:
+        """The alert for a row or a digest, or why it cannot be sent."""
+        hits = [self.store.get_hit(item.hit_id) for item in group]
+        if any(h is None for h in hits):  # the store's foreign key forbids it; never send an empty alert
+            return "hit is gone"
+        first = group[0]
+        if first.digest_id:
+            data: dict[str, Any] = {"count": len(hits), "hits": [alert_data(h) for h in hits if h]}
+            return Alert("hit.digest", first.digest_id, min(i.created_at for i in group), data)
+        return Alert(first.event, first.webhook_id, first.created_at, alert_data(hits[0] or {}))
+
+    def _pace(self, name: str, notifier: Notifier) -> None:
+        """Services with a message rate limit (Slack: one a second) declare `min_interval`."""
+        interval = float(getattr(notifier, "min_interval", 0) or 0)
+        last = self._last_sent.get(name)
+        if interval and last is not None:
+            wait = last + interval - time.monotonic()
+            if wait > 0:
+                self.sleep(wait)
+        self._last_sent[name] = time.monotonic()
+
+    def _deliver(self, group: list[OutboxItem], stats: DeliveryStats) -> None:
         started = self.clock()
-        notifier = self.notifiers.get(item.notifier)
+        first = group[0]
         bound = log.bind(
-            outbox_id=item.id, hit_id=item.hit_id, notifier=item.notifier, webhook_id=item.webhook_id
+            outbox_ids=[i.id for i in group],
+            hit_ids=[i.hit_id for i in group],
+            notifier=first.notifier,
+            webhook_id=first.digest_id or first.webhook_id,
         )
-        if notifier is None:
-            self.store.record_attempt(
-                item.id, ok=False, at=started, error=f"notifier {item.notifier!r} is no longer configured"
-            )
-            stats.dead += 1
-            bound.warning("delivery.dead", reason="notifier not configured")
-            return
-        hit = self.store.get_hit(item.hit_id)
-        if hit is None:  # cannot happen through the store's foreign key; never send an empty alert
-            self.store.record_attempt(item.id, ok=False, at=started, error=f"hit {item.hit_id} is gone")
-            stats.dead += 1
-            return
-        alert = Alert(
-            event=item.event, delivery_id=item.webhook_id, timestamp=item.created_at, data=alert_data(hit)
+        notifier = self.notifiers.get(first.notifier)
+        alert = (
+            self._message(group) if notifier is not None else f"notifier {first.notifier!r} is not configured"
         )
+        if notifier is None or isinstance(alert, str):
+            for item in group:
+                self.store.record_attempt(item.id, ok=False, at=started, error=str(alert))
+            stats.dead += len(group)
+            bound.error("delivery.dead", reason=alert)
+            return
+        self._pace(first.notifier, notifier)
         tick = time.monotonic()
         try:
             notifier.send(alert)
         except DeliveryError as err:
-            self._failed(item, err, started, int((time.monotonic() - tick) * 1000), stats, bound)
+            self._failed(group, err, started, int((time.monotonic() - tick) * 1000), stats, bound)
             return
         except Exception as err:  # a plugin's bug must not stop the other deliveries
             wrapped = DeliveryError(f"notifier crashed: {type(err).__name__}", recoverable=True)
-            self._failed(item, wrapped, started, int((time.monotonic() - tick) * 1000), stats, bound)
+            self._failed(group, wrapped, started, int((time.monotonic() - tick) * 1000), stats, bound)
             return
-        self.store.record_attempt(
-            item.id, ok=True, at=self.clock(), duration_ms=int((time.monotonic() - tick) * 1000)
-        )
-        stats.delivered += 1
-        bound.info("delivery.ok", attempt=item.attempts + 1)
+        done = self.clock()
+        for item in group:
+            self.store.record_attempt(
+                item.id, ok=True, at=done, duration_ms=int((time.monotonic() - tick) * 1000)
+            )
+        stats.delivered += len(group)
+        bound.info("delivery.ok", attempt=first.attempts + 1, alerts=len(group))
 
     def _failed(
         self,
-        item: Any,
+        group: list[OutboxItem],
         err: DeliveryError,
         started: datetime,
         duration_ms: int,
         stats: DeliveryStats,
         bound: Any,
     ) -> None:
-        attempts = item.attempts + 1
-        first = item.first_attempt_at or started
+        first = group[0]
+        attempts = first.attempts + 1
+        window_start = first.first_attempt_at or started
         next_at: datetime | None = None
         if err.recoverable:
             candidate = started + timedelta(seconds=self._delay(attempts, err.retry_after))
-            if candidate - first <= self.max_age:
+            if candidate - window_start <= self.max_age:
                 next_at = candidate
-        self.store.record_attempt(
-            item.id,
-            ok=False,
-            at=started,
-            status_code=err.status,
-            error=str(err),
-            duration_ms=duration_ms,
-            next_attempt_at=next_at,
-        )
-        message = f"{item.notifier}: {err}"
-        stats.errors.append(message)
+        for item in group:
+            self.store.record_attempt(
+                item.id,
+                ok=False,
+                at=started,
+                status_code=err.status,
+                error=str(err),
+                duration_ms=duration_ms,
+                next_attempt_at=next_at,
+            )
+        stats.errors.append(f"{first.notifier}: {err}")
         if next_at is None:
-            stats.dead += 1
+            stats.dead += len(group)
             bound.error(
                 "delivery.dead",
                 error=str(err),
@@ -168,7 +196,7 @@ class Relay:
                 reason="permanent error" if not err.recoverable else "retries exhausted",
             )
         else:
-            stats.failed += 1
+            stats.failed += len(group)
             bound.warning(
                 "delivery.retry", error=str(err), attempt=attempts, next_attempt_at=next_at.isoformat()
             )
@@ -199,4 +227,33 @@ def build_notifiers(configs: Sequence[Any]) -> dict[str, Notifier]:
     return {c.name: notifier_class(c.type)(c.name, c.options) for c in configs}
 
 
-__all__ = ["DEFAULT_SCHEDULE", "DeliveryError", "DeliveryStats", "Relay", "alert_data", "build_notifiers"]
+def test_alert(endpoint: str) -> Alert:
+    """A clearly marked test alert for `leakmon notify-test`: event "test", a sample hit."""
+    now = utcnow()
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    data = {
+        "id": 0,
+        "watch": "leakmon-test",
+        "severity": "low",
+        "repo_type": "model",
+        "repo_id": "leakmon/notify-test",
+        "url": f"{endpoint.rstrip('/')}/leakmon/notify-test",
+        "author": "leakmon",
+        "created_at": stamp,
+        "matches": [
+            {"rule": "term", "field": "repo_id", "term": "notify-test", "text": "notify-test", "score": 1.0}
+        ],
+        "test": True,
+    }
+    return Alert("test", f"msg_test_{uuid.uuid4().hex}", now, data)
+
+
+def send_now(notifier: Notifier, alert: Alert) -> str | None:
+    """Send once, outside the outbox (notify-test): None when delivered, else why not."""
+    try:
+        notifier.send(alert)
+    except DeliveryError as err:
+        return f"{err} ({'would be retried' if err.recoverable else 'permanent'})"
+    except Exception as err:  # a plugin's bug, reported rather than raised
+        return f"notifier crashed: {type(err).__name__}: {err}"
+    return None

@@ -73,7 +73,7 @@ class Scanner:
         hits = []
         for name, found in by_watch.items():
             watch = self._watches[name]
-            notifiers = [n.name for n in self.cfg.notifiers_for(watch)]
+            notifiers = [n.name for n in self.cfg.notifiers_for(watch) if n.accepts(watch.severity)]
             hits.append(
                 NewHit(
                     watch=name,
@@ -139,6 +139,9 @@ class Scanner:
                 result.errors.append(f"{repo_type}s: {err}")
                 bound.error("scan.type_failed", repo_type=repo_type, error=str(err))
         result.hub_requests = self.source.requests - requests_before
+        for notifier in self.cfg.notifiers:
+            if notifier.digest_over is not None:
+                self.store.assign_digest(scan_id, notifier.name, notifier.digest_over)
         result.delivery = self.relay.drain(self.delivery_wait)
         result.outbox_pending = self.store.outbox_counts()["pending"]
         self.store.finish_scan(

@@ -88,6 +88,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX attempts_outbox ON attempts(outbox_id);
     """,
+    """
+    ALTER TABLE outbox ADD COLUMN digest_id TEXT;      -- rows sent together as one message
+    ALTER TABLE outbox ADD COLUMN requeued_at TEXT;    -- `leakmon outbox retry`: retries start afresh
+    CREATE INDEX outbox_digest ON outbox(digest_id);
+    """,
 )
 
 
@@ -140,7 +145,8 @@ class OutboxItem:
     webhook_id: str
     created_at: datetime
     attempts: int
-    first_attempt_at: datetime | None
+    first_attempt_at: datetime | None  # of the current round of retries (a requeue starts a new one)
+    digest_id: str | None = None
 
 
 class Store:
@@ -349,18 +355,25 @@ class Store:
         A process killed mid-send leaves a lease that expires: the row is sent again, under the same
         webhook id (at-least-once).
         """
+        # A digest's rows are always claimed together, whichever of them made the cut.
         rows = self.conn.execute(
-            "UPDATE outbox SET lease_until = ? WHERE id IN ("
-            " SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
-            " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at, id LIMIT ?)"
-            " RETURNING id, hit_id, notifier, event, webhook_id, created_at, attempts",
-            (iso(now + lease), iso(now), iso(now), limit),
+            "WITH picked AS (SELECT id, digest_id FROM outbox WHERE status = 'pending'"
+            "  AND next_attempt_at <= :now AND (lease_until IS NULL OR lease_until <= :now)"
+            "  ORDER BY next_attempt_at, id LIMIT :limit)"
+            " UPDATE outbox SET lease_until = :lease WHERE status = 'pending'"
+            " AND (lease_until IS NULL OR lease_until <= :now)"
+            " AND (id IN (SELECT id FROM picked)"
+            "  OR digest_id IN (SELECT digest_id FROM picked WHERE digest_id IS NOT NULL))"
+            " RETURNING id, hit_id, notifier, event, webhook_id, created_at, attempts, digest_id,"
+            " requeued_at",
+            {"now": iso(now), "lease": iso(now + lease), "limit": limit},
         ).fetchall()
         self.conn.commit()
         items = []
         for row in sorted(rows):
+            since = row[8] or ""
             first = self.conn.execute(
-                "SELECT MIN(at) FROM attempts WHERE outbox_id = ?", (row[0],)
+                "SELECT MIN(at) FROM attempts WHERE outbox_id = ? AND at >= ?", (row[0], since)
             ).fetchone()[0]
             items.append(
                 OutboxItem(
@@ -372,9 +385,47 @@ class Store:
                     created_at=parse_iso(row[5]),
                     attempts=row[6],
                     first_attempt_at=parse_iso(first) if first else None,
+                    digest_id=row[7],
                 )
             )
         return items
+
+    def assign_digest(self, scan_id: int, notifier: str, over: int) -> str | None:
+        """Group a scan's untried alerts for one notifier into one digest when there are more than
+        `over`. Returns the digest's delivery id, or None."""
+        with self._write() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT o.id FROM outbox o JOIN hits h ON h.id = o.hit_id WHERE h.scan_id = ?"
+                    " AND o.notifier = ? AND o.event = 'hit.created' AND o.status = 'pending'"
+                    " AND o.attempts = 0 AND o.digest_id IS NULL AND o.lease_until IS NULL",
+                    (scan_id, notifier),
+                )
+            ]
+            if len(ids) <= over:
+                return None
+            digest_id = f"msg_{uuid.uuid4().hex}"
+            conn.executemany("UPDATE outbox SET digest_id = ? WHERE id = ?", [(digest_id, i) for i in ids])
+        return digest_id
+
+    def requeue(self, outbox_id: int, now: datetime | None = None) -> int:
+        """`leakmon outbox retry ID`: make a dead or pending row (and its digest) due now, with a
+        fresh round of retries. Returns how many rows were requeued (0: no such undelivered row)."""
+        stamp = iso(now or utcnow())
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT digest_id FROM outbox WHERE id = ? AND status IN ('pending', 'dead')", (outbox_id,)
+            ).fetchone()
+            if row is None:
+                return 0
+            by_digest = row[0] is not None
+            cur = conn.execute(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, lease_until = NULL,"
+                " requeued_at = ? WHERE status IN ('pending', 'dead') AND (id = ? OR (? AND digest_id = ?))",
+                (stamp, stamp, outbox_id, by_digest, row[0]),
+            )
+            return cur.rowcount
 
     def record_attempt(
         self,

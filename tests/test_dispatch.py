@@ -123,4 +123,4 @@ def test_unconfigured_notifier_is_dead_lettered(store: Store) -> None:
     store.record_hits(None, [new_hit(notifiers=("gone",))])
     stats = Relay(store, {}).drain(wait=0)
     assert stats.dead == 1
-    assert "no longer configured" in store.outbox_rows(("dead",))[0]["last_error"]
+    assert "is not configured" in store.outbox_rows(("dead",))[0]["last_error"]

@@ -375,3 +375,54 @@ def test_hostile_listing_fields_are_bounded() -> None:
         == "Sora clips"
     )
     assert to_repo("model", {"id": "x/y", "cardData": "junk", "tags": "one"}, NOW).tags == ("one",)
+
+
+def test_routing_min_severity_and_digest(sim: Any, receiver: Any, tmp_path: Path, make_scanner: Any) -> None:
+    from monitor.receiver import WebhookReceiver
+    from tests.conftest import SECRET
+
+    watches = """
+[[watch]]
+name = "sora"
+terms = ["sora"]
+severity = "critical"
+
+[[watch]]
+name = "veo"
+terms = ["veo-3"]
+severity = "medium"
+"""
+    with WebhookReceiver(SECRET) as pager:
+        extra = f"""
+[[notifier]]
+name = "pager"
+type = "webhook"
+url = "{pager.url}"
+secret = "{SECRET}"
+allow_private = true
+min_severity = "high"
+digest_over = 3
+"""
+        path = write_config(
+            tmp_path / "leakmon.toml", endpoint=sim.url, hook_url=receiver.url, watches=watches, extra=extra
+        )
+        for i in range(5):
+            sim.add_repo("model", f"leaker{i}/sora-{i}b", created_at=NOW - timedelta(minutes=i + 1))
+        sim.add_repo("model", "x/veo-3-weights", created_at=NOW - timedelta(minutes=9))
+        scanner = make_scanner(path)
+        result = scanner.run_once()
+        assert len(result.new_hit_ids) == 6 and result.delivery.delivered == 6 + 5
+        # The security notifier (no digest, every severity) gets one message per hit.
+        assert sorted(d.json["data"]["repo_id"] for d in receiver.accepted())[-1] == "x/veo-3-weights"
+        assert {d.json["type"] for d in receiver.accepted()} == {"hit.created"}
+        assert len(receiver.accepted()) == 6
+        # The pager takes critical/high only, and more than 3 from one scan as one digest.
+        (digest,) = pager.accepted()
+        body = digest.json
+        assert body["type"] == "hit.digest" and body["data"]["count"] == 5
+        assert sorted(h["repo_id"] for h in body["data"]["hits"]) == [
+            f"leaker{i}/sora-{i}b" for i in range(5)
+        ]
+        assert digest.verified
+        rows = scanner.store.outbox_rows(("delivered",))
+        assert len({r["digest_id"] for r in rows if r["notifier"] == "pager"}) == 1

@@ -41,7 +41,9 @@ def store(tmp_path: Path) -> Store:
 def test_open_sets_wal_and_schema(store: Store) -> None:
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    from monitor.store import MIGRATIONS
+
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert {"hits", "outbox", "scans", "cursors", "attempts"} <= set(store.db.table_names())
 
 
