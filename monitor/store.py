@@ -8,6 +8,8 @@ the CLI and the daemon can share the file. Every write that must be atomic runs 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,7 +33,7 @@ MIGRATIONS: tuple[str, ...] = (
         id INTEGER PRIMARY KEY,
         started_at TEXT NOT NULL,
         finished_at TEXT,
-        outcome TEXT NOT NULL DEFAULT 'running',   -- running | ok | failed
+        outcome TEXT NOT NULL DEFAULT 'running',   -- running | ok | failed | interrupted
         repos_read INTEGER NOT NULL DEFAULT 0,
         hub_requests INTEGER NOT NULL DEFAULT 0,
         new_hits INTEGER NOT NULL DEFAULT 0,
@@ -92,8 +94,22 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN digest_id TEXT;      -- rows sent together as one message
     ALTER TABLE outbox ADD COLUMN requeued_at TEXT;    -- `leakmon outbox retry`: retries start afresh
     CREATE INDEX outbox_digest ON outbox(digest_id);
+    ALTER TABLE scans ADD COLUMN pid INTEGER;          -- the process running it (interrupted if it died)
+    ALTER TABLE scans ADD COLUMN host TEXT;
     """,
 )
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
 
 
 def iso(dt: datetime) -> str:
@@ -212,8 +228,22 @@ class Store:
     # --- scans and cursors ---------------------------------------------------------------------
 
     def start_scan(self, now: datetime | None = None) -> int:
+        """Record a new scan; first mark scans of this host whose process died as interrupted."""
+        host, pid = socket.gethostname(), os.getpid()
         with self._write() as conn:
-            cur = conn.execute("INSERT INTO scans (started_at) VALUES (?)", (iso(now or utcnow()),))
+            for scan_id, other in conn.execute(
+                "SELECT id, pid FROM scans WHERE outcome = 'running' AND host = ?", (host,)
+            ).fetchall():
+                if other != pid and not _alive(other):
+                    conn.execute(
+                        "UPDATE scans SET outcome = 'interrupted', error = 'the process running it died'"
+                        " WHERE id = ?",
+                        (scan_id,),
+                    )
+            cur = conn.execute(
+                "INSERT INTO scans (started_at, pid, host) VALUES (?, ?, ?)",
+                (iso(now or utcnow()), pid, host),
+            )
             return int(cur.lastrowid or 0)
 
     def finish_scan(

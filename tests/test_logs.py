@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -44,3 +46,32 @@ def test_quiet_level_drops_warnings() -> None:
     structlog.get_logger("test").warning("noise")
     logging.getLogger("huggingface_hub").warning("retrying")
     assert stream.getvalue() == ""
+
+
+def test_no_secret_in_logs_when_everything_fails(sim: Any, receiver: Any, tmp_path: Path) -> None:
+    """A scan with -v and --debug, a failing Hub page and a failing webhook: secrets stay hidden."""
+    import subprocess
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    from tests.conftest import SECRET, write_config
+
+    token = "hf_supersecrettoken0123456789"
+    hook = receiver.url + "/T000/B000/supersecretwebhookpath"
+    path = write_config(tmp_path / "leakmon.toml", endpoint=sim.url, hook_url=hook)
+    path.write_text(path.read_text().replace("lookback = 86400", f'lookback = 86400\ntoken = "{token}"'))
+    sim.add_repo("space", "PR-Puppets/PR-Puppet-Sora", created_at=datetime.now(UTC) - timedelta(hours=1))
+    sim.fail(status=500, path=r"^/api/models$", times=None)
+    receiver.fail_next([500])  # logged, then retried 2 s later
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor", "scan", "-v", "--debug", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 3, proc.stderr
+    everything = proc.stdout + proc.stderr
+    assert "delivery.retry" in everything and "scan.type_failed" in everything  # the errors were logged
+    for secret in (token, "supersecretwebhookpath", SECRET, SECRET.removeprefix("whsec_")):
+        assert secret not in everything
+    assert any(r.headers.get("authorization") == f"Bearer {token}" for r in sim.requests())
