@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -124,3 +125,76 @@ def test_unconfigured_notifier_is_dead_lettered(store: Store) -> None:
     stats = Relay(store, {}).drain(wait=0)
     assert stats.dead == 1
     assert "is not configured" in store.outbox_rows(("dead",))[0]["last_error"]
+
+
+def test_500_storm_dead_letters_on_schedule_while_others_deliver(store: Store) -> None:
+    store.record_hits(None, [new_hit(notifiers=("broken", "fine"))], now=T0)
+    clock = [T0]
+    broken = Flaky([DeliveryError("HTTP 500", recoverable=True, status=500)] * 1000)
+    fine = Flaky([])
+    relay = Relay(store, {"broken": broken, "fine": fine}, jitter=0, clock=lambda: clock[0])
+    for _ in range(24 * 60 + 10):  # a day and a bit, minute by minute
+        relay.deliver_due()
+        clock[0] += timedelta(minutes=1)
+    assert len(fine.sent) == 1
+    broken_row = next(r for r in store.outbox_rows(("dead",)) if r["notifier"] == "broken")
+    times = [a["at"] for a in store.attempts_for(broken_row["id"])]
+    # At 0, then after 2 s, 10 s, 30 s, 2 min, 10 min, 30 min (each rounded up to the minute-by-minute
+    # clock: 1, 2, 3, 5, 15, 45 min), then hourly while within 24 h of the first: 1:45 ... 23:45.
+    assert len(times) == len(broken.sent) == 7 + 23
+    assert broken_row["status"] == "dead" and "HTTP 500" in broken_row["last_error"]
+    assert store.outbox_counts() == {"pending": 0, "delivered": 1, "dead": 1}
+
+
+def test_a_plugin_installed_in_the_environment_is_discovered_and_used(tmp_path: Path, receiver: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    (site / "leakmon_testplugin-1.0.dist-info").mkdir(parents=True)
+    (site / "leakmon_testplugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: leakmon-testplugin\nVersion: 1.0\n"
+    )
+    (site / "leakmon_testplugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[leakmon.notifiers]\nfile = leakmon_testplugin:FileNotifier\n"
+    )
+    (site / "leakmon_testplugin.py").write_text(
+        "import json\n"
+        "from monitor.config import Option\n"
+        "from monitor.notifiers.base import Notifier\n"
+        "class FileNotifier(Notifier):\n"
+        "    type = 'file'\n"
+        "    options = {'path': Option('str', required=True)}\n"
+        "    def send(self, alert):\n"
+        "        with open(self.config['path'], 'a') as f:\n"
+        "            line = {'event': alert.event, 'id': alert.delivery_id, **alert.data}\n"
+        "            f.write(json.dumps(line) + '\\n')\n"
+    )
+    out = tmp_path / "alerts.jsonl"
+    config = tmp_path / "leakmon.toml"
+    config.write_text(
+        '[hub]\nendpoint = "http://127.0.0.1:9"\n[[watch]]\nname = "sora"\nterms = ["sora"]\n'
+        f'[[notifier]]\nname = "journal"\ntype = "file"\npath = "{out}"\n'
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor", "notify-test", "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "journal (file): delivered" in proc.stdout
+    assert json.loads(out.read_text())["event"] == "test"
+    bad = config.read_text().replace('path = "', 'paht = "')
+    config.write_text(bad)
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor", "check", "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "notifier[0].paht: unknown key" in proc.stderr
