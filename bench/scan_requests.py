@@ -34,7 +34,7 @@ def _config(tmp: Path, endpoint: str, terms: int) -> Path:
 def leakmon_scan(sim: HubSimulator, cfg_path: Path) -> int:
     cfg = config.load(cfg_path)
     store = Store.open(cfg.database.path)
-    source = HubSource(cfg.hub.endpoint, None)
+    source = HubSource.from_config(cfg.hub)
     scanner = Scanner(cfg, store, source, Relay(store, {}), delivery_wait=0)
     try:
         sim.clear_log()

@@ -59,6 +59,16 @@ class HubConfig:
     lookback: int = 86400
     timeout: float = 30.0
     max_retries: int = 5
+    poll_interval: float = 300.0  # `run`: seconds between scans
+    max_quota_share: float = 0.5  # never spend more than this share of the Hub's rate-limit window
+    recheck_interval: float = 3600.0  # `run`: seconds between checks that open hits are still there
+    sweep_interval: float = 21600.0  # `run`: seconds between search sweeps for every watched term
+    sweep_budget: int = 60  # Hub requests one periodic sweep may spend
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    listen: tuple[str, int] | None = None  # host, port of the Prometheus endpoint of `run`
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,7 @@ class Config:
     notifiers: tuple[NotifierConfig, ...]
     source: Path | None = None
     allowlist: tuple[Suppression, ...] = ()  # global: never alert on these, for any watch
+    metrics: MetricsConfig = MetricsConfig()
 
     def notifiers_for(self, watch: WatchConfig) -> tuple[NotifierConfig, ...]:
         if watch.notify is None:
@@ -282,7 +293,24 @@ HUB_SCHEMA = {
     "max_retries": Option(
         "int", default=5, check=lambda v: None if 0 <= v <= 10 else "must be between 0 and 10"
     ),
+    "poll_interval": Option("float", default=300.0, check=lambda v: None if v >= 1 else "must be at least 1"),
+    "max_quota_share": Option(
+        "float", default=0.5, check=lambda v: None if 0 < v <= 1 else "must be above 0 and at most 1"
+    ),
+    "recheck_interval": Option("float", default=3600.0, check=positive),
+    "sweep_interval": Option("float", default=21600.0, check=positive),
+    "sweep_budget": Option("int", default=60, check=positive),
 }
+METRICS_SCHEMA = {"listen": Option("str", check=lambda v: None if _listen(v) else "must be HOST:PORT")}
+
+
+def _listen(value: str) -> tuple[str, int] | None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host.strip("[]"), int(port)
+
+
 DATABASE_SCHEMA = {"path": Option("str", default="leakmon.db")}
 WATCH_SCHEMA = {
     "name": Option("str", required=True, check=_name),
@@ -324,7 +352,7 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
     """Validate an already-decoded TOML document."""
     from monitor.notifiers import notifier_class  # late: notifiers import config for Option
 
-    known = {"hub", "database", "watch", "notifier", "allowlist"}
+    known = {"hub", "database", "metrics", "watch", "notifier", "allowlist"}
     for key in data:
         if key not in known:
             raise ConfigError(key, f"unknown section (known: {', '.join(sorted(known))})")
@@ -340,7 +368,14 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
         lookback=hub["lookback"],
         timeout=float(hub["timeout"]),
         max_retries=hub["max_retries"],
+        poll_interval=float(hub["poll_interval"]),
+        max_quota_share=float(hub["max_quota_share"]),
+        recheck_interval=float(hub["recheck_interval"]),
+        sweep_interval=float(hub["sweep_interval"]),
+        sweep_budget=hub["sweep_budget"],
     )
+    metrics = read_options("metrics", _table("metrics", data.get("metrics", {})), METRICS_SCHEMA, base_dir)
+    metrics_cfg = MetricsConfig(listen=_listen(metrics["listen"]) if metrics["listen"] else None)
 
     db = read_options("database", _table("database", data.get("database", {})), DATABASE_SCHEMA, base_dir)
     db_path = Path(db["path"]).expanduser()
@@ -418,6 +453,7 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
         notifiers=tuple(notifiers),
         source=source,
         allowlist=allowlist,
+        metrics=metrics_cfg,
     )
 
 
@@ -484,6 +520,14 @@ def redacted(cfg: Config) -> dict[str, Any]:
             "lookback": cfg.hub.lookback,
             "timeout": cfg.hub.timeout,
             "max_retries": cfg.hub.max_retries,
+            "poll_interval": cfg.hub.poll_interval,
+            "max_quota_share": cfg.hub.max_quota_share,
+            "recheck_interval": cfg.hub.recheck_interval,
+            "sweep_interval": cfg.hub.sweep_interval,
+            "sweep_budget": cfg.hub.sweep_budget,
+        },
+        "metrics": {
+            "listen": f"{cfg.metrics.listen[0]}:{cfg.metrics.listen[1]}" if cfg.metrics.listen else None
         },
         "database": {"path": str(cfg.database.path)},
         "watch": [{k: show(getattr(w, k)) for k in WatchConfig.__slots__} for w in cfg.watches],

@@ -84,7 +84,7 @@ def run_demo(echo: Callable[[str], None]) -> None:
         echo("")
 
         store = Store.open(cfg.database.path)
-        source = HubSource(cfg.hub.endpoint, None, timeout=cfg.hub.timeout, max_retries=cfg.hub.max_retries)
+        source = HubSource.from_config(cfg.hub)
         relay = Relay(store, build_notifiers(cfg.notifiers))
         scanner = Scanner(cfg, store, source, relay, delivery_wait=10)
         try:

@@ -18,8 +18,9 @@ from typing import Any
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import httpx2
+import structlog
 from huggingface_hub import constants as hf_constants
-from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from huggingface_hub.utils import (
     build_hf_headers,
     hf_raise_for_status,
@@ -30,8 +31,11 @@ from huggingface_hub.utils import (
 from huggingface_hub.utils._http import default_client_factory  # the default, not re-exported
 
 from monitor import __version__, logs
+from monitor.config import HubConfig
 from monitor.errors import HubError
 from monitor.records import Repo, RepoType
+
+log = structlog.get_logger("leakmon.hub")
 
 hf_constants.HF_HUB_DISABLE_TELEMETRY = True  # also when huggingface_hub was imported before us
 logs.adopt("huggingface_hub")
@@ -144,6 +148,8 @@ class HubSource:
         base_wait: float = 1.0,
         max_wait: float = 8.0,
         page_size: int = PAGE_SIZE,
+        max_quota_share: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.timeout = timeout
@@ -153,11 +159,26 @@ class HubSource:
         self.page_size = page_size
         self.requests = 0
         self.ratelimit: Any = None
+        self.max_quota_share = max_quota_share
+        self.quota_pauses = 0
+        self._ratelimit_seen = 0.0  # time.monotonic() when `ratelimit` was read
+        self._sleep = sleep
         # Anonymous unless a token is configured: never pick up a stray token file by surprise.
         self._headers = build_hf_headers(
             token=token or False, library_name="leakmon", library_version=__version__
         )
         _observers.append(self._observe)
+
+    @classmethod
+    def from_config(cls, hub: HubConfig, **overrides: Any) -> HubSource:
+        """A source for the `[hub]` table of a config (tests override retry timings)."""
+        options: dict[str, Any] = {
+            "timeout": hub.timeout,
+            "max_retries": hub.max_retries,
+            "max_quota_share": hub.max_quota_share,
+        }
+        options.update(overrides)
+        return cls(hub.endpoint, hub.token.reveal() if hub.token else None, **options)
 
     def close(self) -> None:
         if self._observe in _observers:
@@ -176,6 +197,33 @@ class HubSource:
         info = parse_ratelimit_headers(response.headers)
         if info is not None:
             self.ratelimit = info
+            self._ratelimit_seen = time.monotonic()
+
+    def _respect_quota(self) -> None:
+        """Never spend more than `max_quota_share` of the Hub's rate-limit window: once that share is
+        used, wait for the window to reset. Other clients on the same IP or token keep the rest."""
+        info = self.ratelimit
+        if info is None or not info.limit or self.max_quota_share >= 1.0:
+            return
+        spent = info.limit - info.remaining
+        if spent < self.max_quota_share * info.limit:
+            return
+        wait = info.reset_in_seconds + 1 - (time.monotonic() - self._ratelimit_seen)
+        if wait > 0:
+            self.quota_pauses += 1
+            log.warning(
+                "hub.quota_pause",
+                spent=spent,
+                quota=info.limit,
+                max_quota_share=self.max_quota_share,
+                wait_seconds=round(wait, 1),
+            )
+            self._sleep(wait)
+        self.ratelimit = None  # a new window: the next response tells where we stand
+
+    def quota_left(self) -> int | None:
+        """Requests left in the current window (from the last RateLimit header), or None."""
+        return None if self.ratelimit is None else int(self.ratelimit.remaining)
 
     def _get_json(self, url: str, params: Sequence[tuple[str, Any]] | None) -> tuple[Any, str | None]:
         """GET with retries; returns the decoded body and the next page's URL."""
@@ -183,6 +231,7 @@ class HubSource:
             # A Link header pointing elsewhere would carry our token to a stranger.
             raise HubError(f"Hub returned a next-page link outside {self.endpoint}")
         for attempt in range(self.max_retries + 1):
+            self._respect_quota()
             try:
                 response = http_backoff(
                     "GET",
@@ -239,6 +288,57 @@ class HubSource:
             yield page
             if reached_old:
                 return
+            url, params = next_url, None
+
+    def exists(self, repo_type: RepoType, repo_id: str) -> bool:
+        """Whether a repo is still on the Hub (a renamed repo redirects and counts as there).
+
+        Raises HubError when the Hub cannot say (after retries): a re-check must not guess.
+        """
+        self._respect_quota()
+        url = f"{self.endpoint}/api/{_PLURAL[repo_type]}/{repo_id}"
+        try:
+            response = http_backoff(
+                "GET",
+                url,
+                params=[("expand", "createdAt")],
+                headers=self._headers,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                base_wait_time=self.base_wait,
+                max_wait_time=self.max_wait,
+            )
+            hf_raise_for_status(response)
+        except RepositoryNotFoundError:
+            return False
+        except HfHubHTTPError as err:
+            status = err.response.status_code if err.response is not None else "?"
+            raise HubError(f"Hub answered HTTP {status} for {_path(url)} after retries") from None
+        except httpx2.HTTPError as err:
+            raise HubError(f"Hub unreachable at {self.endpoint} ({type(err).__name__})") from None
+        return True
+
+    def search_pages(
+        self, repo_type: RepoType, term: str, expand: Sequence[str], start_url: str | None = None
+    ) -> Iterator[tuple[list[Repo], str | None]]:
+        """Every repo whose id contains `term` (the Hub's `search=`), newest first, page by page,
+        each page with the URL of the next one (None at the end): a sweep can stop and resume there."""
+        fields = ["createdAt", *[f for f in expand if f != "createdAt"]]
+        url: str | None = start_url or f"{self.endpoint}/api/{_PLURAL[repo_type]}"
+        params: list[tuple[str, Any]] | None = None
+        if start_url is None:
+            params = [("search", term), ("sort", "createdAt"), ("limit", self.page_size)]
+            params += [("expand", f) for f in fields]
+        while url is not None:
+            body, next_url = self._get_json(url, params)
+            if not isinstance(body, list):
+                raise HubError(f"Hub search of {repo_type}s is not a JSON array")
+            page = []
+            for item in body:
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    created = parse_time(item.get("createdAt")) or datetime(1970, 1, 1, tzinfo=UTC)
+                    page.append(to_repo(repo_type, item, created))
+            yield page, next_url
             url, params = next_url, None
 
 

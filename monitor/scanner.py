@@ -169,12 +169,6 @@ def open_scanner(cfg: Config, *, store: Store | None = None, **source_options: f
     from monitor.dispatch import build_notifiers
 
     store = store or Store.open(cfg.database.path)
-    source = HubSource(
-        cfg.hub.endpoint,
-        cfg.hub.token.reveal() if cfg.hub.token else None,
-        timeout=cfg.hub.timeout,
-        max_retries=cfg.hub.max_retries,
-        **source_options,
-    )
+    source = HubSource.from_config(cfg.hub, **source_options)
     relay = Relay(store, build_notifiers(cfg.notifiers))
     return Scanner(cfg, store, source, relay)

@@ -137,14 +137,7 @@ def make_scanner() -> Iterator[Callable[..., Any]]:
     ) -> Any:
         cfg = config.load(path)
         store = Store.open(cfg.database.path)
-        source = HubSource(
-            cfg.hub.endpoint,
-            None,
-            timeout=cfg.hub.timeout,
-            max_retries=cfg.hub.max_retries,
-            base_wait=base_wait,
-            max_wait=base_wait * 4,
-        )
+        source = HubSource.from_config(cfg.hub, base_wait=base_wait, max_wait=base_wait * 4)
         relay = Relay(
             store,
             build_notifiers(cfg.notifiers),

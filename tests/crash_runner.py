@@ -47,7 +47,7 @@ def main() -> None:
 
     cfg = config.load(config_path)
     db = store.Store.open(cfg.database.path)
-    source = HubSource(cfg.hub.endpoint, None, timeout=5, max_retries=1, base_wait=0.05)
+    source = HubSource.from_config(cfg.hub, max_retries=1, base_wait=0.05)
     relay = Relay(db, build_notifiers(cfg.notifiers), schedule=(0.1,), lease=timedelta(seconds=1))
     scanner = Scanner(cfg, db, source, relay, delivery_wait=3)
     result = scanner.run_once()
