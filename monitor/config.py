@@ -151,7 +151,7 @@ def _type_problem(kind: str, value: Any) -> str | None:
     raise AssertionError(kind)
 
 
-def _http_url(value: str) -> str | None:
+def http_url_problem(value: str) -> str | None:
     from urllib.parse import urlsplit
 
     try:
@@ -215,7 +215,7 @@ def read_options(
                 raise ConfigError(path, f"cannot read {file_path}: {reason}") from None
         problem = _type_problem(opt.kind, value)
         if problem is None and opt.kind == "url":
-            problem = _http_url(value)
+            problem = http_url_problem(value)
         if problem is None and opt.check is not None:
             problem = opt.check(value)
         if problem:
@@ -359,8 +359,8 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
 
     hub = read_options("hub", _table("hub", data.get("hub", {})), HUB_SCHEMA, base_dir)
     endpoint = hub["endpoint"] or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
-    if _http_url(endpoint):
-        raise ConfigError("hub.endpoint", f"HF_ENDPOINT {_http_url(endpoint)}")
+    if http_url_problem(endpoint):
+        raise ConfigError("hub.endpoint", f"HF_ENDPOINT {http_url_problem(endpoint)}")
     hub_cfg = HubConfig(
         endpoint=endpoint.rstrip("/"),
         token=hub["token"],

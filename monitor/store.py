@@ -97,7 +97,45 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE scans ADD COLUMN pid INTEGER;          -- the process running it (interrupted if it died)
     ALTER TABLE scans ADD COLUMN host TEXT;
     """,
+    """
+    ALTER TABLE hits ADD COLUMN removed_at TEXT;        -- when leakmon saw the repo gone from the Hub
+    ALTER TABLE hits ADD COLUMN checked_at TEXT;        -- last time its presence was checked
+    CREATE TABLE hit_events (
+        id INTEGER PRIMARY KEY,
+        hit_id INTEGER NOT NULL REFERENCES hits(id),
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,                       -- "leakmon" or the user who triaged
+        from_status TEXT,
+        to_status TEXT NOT NULL,
+        note TEXT
+    );
+    CREATE INDEX hit_events_hit ON hit_events(hit_id);
+    CREATE INDEX hits_status ON hits(status);
+    CREATE TABLE sweeps (
+        term TEXT NOT NULL,                        -- the Hub search string
+        repo_type TEXT NOT NULL,
+        next_url TEXT,                             -- where to resume; NULL when not started or done
+        done_at TEXT,                              -- last time the whole history was read
+        repos_read INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (term, repo_type)
+    );
+    """,
 )
+
+OPEN_STATUSES = ("new", "acknowledged", "reported")  # the hit still needs someone
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration script (a `;` inside a comment does not end one)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer
+            buffer = ""
+    if buffer.strip():
+        raise StoreError(f"incomplete statement in a migration: {buffer.strip()[:60]}")
 
 
 def _alive(pid: int | None) -> bool:
@@ -220,9 +258,8 @@ class Store:
             raise StoreError(f"{self.path} is not a leakmon database (it has other tables)")
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self._write() as conn:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in _statements(script):
+                    conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
 
     # --- scans and cursors ---------------------------------------------------------------------
@@ -519,6 +556,82 @@ class Store:
 
     def attempts_for(self, outbox_id: int) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM attempts WHERE outbox_id = ? ORDER BY id", [outbox_id]))
+
+    # --- hit lifecycle -------------------------------------------------------------------------
+
+    def open_hits(self, checked_before: datetime, limit: int = 100) -> list[dict[str, Any]]:
+        """Open hits whose repo presence was not checked since `checked_before`, least recent first."""
+        return list(
+            self.db.query(
+                "SELECT id, watch, repo_type, repo_id, status, first_seen FROM hits"
+                " WHERE status IN ('new', 'acknowledged', 'reported')"
+                " AND (checked_at IS NULL OR checked_at < ?) ORDER BY checked_at IS NOT NULL, checked_at, id"
+                " LIMIT ?",
+                [iso(checked_before), limit],
+            )
+        )
+
+    def mark_checked(self, hit_id: int, now: datetime | None = None) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE hits SET checked_at = ? WHERE id = ?", (iso(now or utcnow()), hit_id))
+
+    def mark_removed(self, hit_id: int, notifiers: Sequence[str], now: datetime | None = None) -> bool:
+        """The repo of an open hit is gone: status `removed`, the time recorded, a history entry and a
+        `hit.removed` alert per notifier, in one transaction. False if the hit was not open."""
+        stamp = iso(now or utcnow())
+        with self._write() as conn:
+            row = conn.execute("SELECT status FROM hits WHERE id = ?", (hit_id,)).fetchone()
+            if row is None or row[0] not in OPEN_STATUSES:
+                return False
+            conn.execute(
+                "UPDATE hits SET status = 'removed', removed_at = ?, checked_at = ? WHERE id = ?",
+                (stamp, stamp, hit_id),
+            )
+            conn.execute(
+                "INSERT INTO hit_events (hit_id, at, actor, from_status, to_status, note)"
+                " VALUES (?, ?, 'leakmon', ?, 'removed', 'the repo is gone from the Hub')",
+                (hit_id, stamp, row[0]),
+            )
+            for notifier in notifiers:
+                conn.execute(
+                    "INSERT OR IGNORE INTO outbox (hit_id, notifier, event, webhook_id, created_at,"
+                    " next_attempt_at) VALUES (?, ?, 'hit.removed', ?, ?, ?)",
+                    (hit_id, notifier, f"msg_{uuid.uuid4().hex}", stamp, stamp),
+                )
+        return True
+
+    def hit_events(self, hit_id: int) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM hit_events WHERE hit_id = ? ORDER BY id", [hit_id]))
+
+    # --- sweeps --------------------------------------------------------------------------------
+
+    def sweep_state(self, term: str, repo_type: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM sweeps WHERE term = ? AND repo_type = ?", [term, repo_type]))
+        return rows[0] if rows else None
+
+    def save_sweep(
+        self,
+        term: str,
+        repo_type: str,
+        *,
+        next_url: str | None,
+        done: bool,
+        repos_read: int,
+        now: datetime | None = None,
+    ) -> None:
+        """Remember where a sweep of (term, type) stands; `done` restarts it from the newest next time."""
+        stamp = iso(now or utcnow())
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO sweeps (term, repo_type, next_url, done_at, repos_read, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(term, repo_type) DO UPDATE SET"
+                " next_url = excluded.next_url, done_at = COALESCE(excluded.done_at, sweeps.done_at),"
+                " repos_read = sweeps.repos_read + excluded.repos_read, updated_at = excluded.updated_at",
+                (term, repo_type, None if done else next_url, stamp if done else None, repos_read, stamp),
+            )
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM sweeps ORDER BY term, repo_type"))
 
     def hit_counts(self) -> Mapping[str, int]:
         return dict(self.conn.execute("SELECT status, COUNT(*) FROM hits GROUP BY status").fetchall())

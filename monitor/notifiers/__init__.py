@@ -13,6 +13,11 @@ GROUP = "leakmon.notifiers"
 _BUILTIN = {
     "webhook": "monitor.notifiers.webhook:WebhookNotifier",
     "stdout": "monitor.notifiers.stdout:StdoutNotifier",
+    "slack": "monitor.notifiers.slack:SlackNotifier",
+    "discord": "monitor.notifiers.discord:DiscordNotifier",
+    "teams": "monitor.notifiers.teams:TeamsNotifier",
+    "email": "monitor.notifiers.email:EmailNotifier",
+    "apprise": "monitor.notifiers.apprise_notifier:AppriseNotifier",
 }
 
 

@@ -20,8 +20,8 @@ _METADATA = {
     ipaddress.ip_address("fd00:ec2::254"),
     ipaddress.ip_address("100.100.100.200"),
 }
-# Status codes worth retrying; every other non-2xx is permanent.
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+# 4xx status codes worth retrying; every 5xx is too, every other non-2xx is permanent.
+RETRYABLE_STATUS = frozenset({408, 425, 429})  # and every 5xx
 
 
 class Notifier:
@@ -119,26 +119,49 @@ def check_target(url: str, allow_private: bool) -> None:
             )
 
 
-def post_json(
+def post(
     session: requests.Session, url: str, body: bytes, headers: Mapping[str, str], timeout: float
 ) -> requests.Response:
-    """POST without following redirects; turn failures into DeliveryError with the recoverable flag."""
+    """POST without following redirects; transport failures become recoverable DeliveryErrors."""
     try:
-        response = session.post(url, data=body, headers=dict(headers), timeout=timeout, allow_redirects=False)
+        return session.post(url, data=body, headers=dict(headers), timeout=timeout, allow_redirects=False)
     except requests.Timeout:
         raise DeliveryError(f"timed out after {timeout:g} s", recoverable=True) from None
     except requests.RequestException as err:
         # The exception text can hold the full URL, and the URL can be the credential.
         raise DeliveryError(f"connection failed ({type(err).__name__})", recoverable=True) from None
-    if 200 <= response.status_code < 300:
-        return response
+
+
+def raise_for_status(
+    response: requests.Response, *, service: str = "", detail: str = "", retry_after: float | None = None
+) -> None:
+    """2xx passes; a redirect (never followed) and 4xx are permanent; 408, 425, 429 and 5xx are
+    recoverable, after `retry_after` (default: the Retry-After header)."""
     status = response.status_code
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    if 300 <= status < 400:
-        raise DeliveryError(f"HTTP {status} redirect not followed", recoverable=False, status=status)
-    raise DeliveryError(
-        f"HTTP {status}", recoverable=status in RETRYABLE_STATUS, retry_after=retry_after, status=status
+    if 200 <= status < 300:
+        return
+    message = (f"{service} answered HTTP {status}" if service else f"HTTP {status}") + (
+        f": {detail}" if detail else ""
     )
+    if 300 <= status < 400:
+        raise DeliveryError(f"{message} (redirect not followed)", recoverable=False, status=status)
+    if retry_after is None:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    raise DeliveryError(
+        message,
+        recoverable=status in RETRYABLE_STATUS or status >= 500,
+        retry_after=retry_after,
+        status=status,
+    )
+
+
+def post_json(
+    session: requests.Session, url: str, body: bytes, headers: Mapping[str, str], timeout: float
+) -> requests.Response:
+    """POST and classify the answer (see `raise_for_status`): what plugins need in one call."""
+    response = post(session, url, body, headers, timeout)
+    raise_for_status(response)
+    return response
 
 
 def parse_retry_after(value: str | None) -> float | None:
