@@ -160,3 +160,30 @@ def test_connection_error_hides_url() -> None:
 def test_redact_url() -> None:
     assert redact_url(URL) == "https://hooks.example.com/***"
     assert redact_url("http://127.0.0.1:8080/x?token=1") == "http://127.0.0.1:8080/***"
+
+
+HOSTILE = (
+    "<!channel> @everyone <http://x|y> \x1b[2J\x1b]8;;http://evil\x07 \r\nBcc: a@b \u2028\x85" + "x" * 100_000
+)
+
+
+def test_hostile_text_is_escaped_in_webhook_and_stdout(
+    receiver: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor.notifiers.stdout import StdoutNotifier
+
+    data = {
+        **ALERT.data,
+        "matches": [{"rule": "term", "field": "title", "term": "sora", "text": HOSTILE, "score": 1.0}],
+    }
+    alert = Alert("hit.created", "msg_hostile", ALERT.timestamp, data)
+    make(receiver.url, allow_private=True).send(alert)
+    (delivery,) = receiver.deliveries
+    assert delivery.body.isascii()
+    assert not any(ch < 0x20 for ch in delivery.body)  # no raw control bytes, CR or LF
+    assert delivery.json["data"]["matches"][0]["text"] == HOSTILE  # intact for the receiver to render
+
+    StdoutNotifier("console", {}).send(alert)
+    line = capsys.readouterr().out
+    assert line.count("\n") == 1 and line.isascii() and "\x1b" not in line and "\r" not in line
+    assert json.loads(line)["data"]["matches"][0]["text"] == HOSTILE

@@ -52,7 +52,8 @@ def body_for(alert: Alert) -> bytes:
         "timestamp": alert.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "data": dict(alert.data),
     }
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+    # ASCII only: control characters and look-alike Unicode from Hub data travel as \u escapes.
+    return json.dumps(envelope, ensure_ascii=True, separators=(",", ":")).encode()
 
 
 class WebhookNotifier(Notifier):
