@@ -3,8 +3,11 @@
 How a text is read
 ------------------
 1. Unicode folding (`normalise`): NFKD, Latin diacritics and invisible characters removed
-   (``Sóra`` -> ``Sora``, ``so\\u200bra`` -> ``sora``), fullwidth and styled letters made plain
-   (``ｓｏｒａ``, ``𝐬𝐨𝐫𝐚``), Cyrillic/Greek look-alikes mapped to Latin (``Sоra`` with a Cyrillic ``о``).
+   (``Sóra`` -> ``Sora``, ``so\\u200bra`` -> ``sora``; the Hangul fillers too, letters that show
+   nothing), fullwidth and styled letters made plain (``ｓｏｒａ``, ``𝐬𝐨𝐫𝐚``, ``🅢🅞🅡🅐``, small capitals
+   ``ꜱᴏʀᴀ``), Cyrillic/Greek look-alikes mapped to Latin (``Sоra`` with a Cyrillic ``о``, ``Gεmini``),
+   and letters whose TR39 prototype is a digit mapped to it (``Veo З`` with a Cyrillic ``З`` -> ``Veo 3``).
+   Trailing ``.0`` components of a version are dropped (``Qwen-3.0-Max`` -> ``Qwen-3-Max``).
 2. Tokens (`tokens`): split on anything that is not a letter or digit, on camelCase
    (``MistralMedium`` -> mistral, medium; ``GPT4Turbo`` -> gpt, 4, turbo; ``LLaMAModel`` ->
    l, la, ma, model, whose joins spell ``llama``), and between letters and digits
@@ -28,6 +31,12 @@ key. So multi-word terms match adjacent tokens in order or written together (``M
 must fall on token boundaries (``sora`` does not match ``soraka``, ``tessora``, ``Sorayama``; it
 matches ``OpenSora`` and ``sora2``, where camelCase or a digit makes the boundary).
 
+Versions: a term's numbers must appear as they are; a version may go on after them (``Llama-3.1``
+matches ``llama-3``), but a number never ends inside a longer one (``veo-30`` is not ``veo-3``).
+A "v" before a version that follows a word is optional on both sides (``Veo-v3`` and ``llamav4``
+match ``veo-3`` and ``llama 4``; ``midjourney-7`` matches ``midjourney-v7``): each term is indexed
+with those spellings too.
+
 Fuzzy (rule "fuzzy", per watch, default on): one typo -- insertion, deletion, substitution or
 transposition of adjacent characters -- that falls inside a word of the term with 5+ letters
 (a one-word term is one word: ``geminiultra`` has 11 letters; in ``sora-turbo`` only ``turbo`` may
@@ -39,7 +48,7 @@ leetspeak could turn a version digit into a letter and then drop it (``aaaaa50``
 Score = 1 - 1/max(len(candidate), len(key)).
 
 Patterns (rule "pattern"): Python regexes, case-insensitive, searched in the repo name and the
-title as written, and in their Unicode-folded form when that differs.
+title as written, and in their folded form (step 1) when that differs.
 
 Deduplication: per watch and field, one match per rule and term (or pattern), the best score;
 an exact match of a term hides a fuzzy one of the same term. Order: watches as configured, then
@@ -81,11 +90,13 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 # Unicode folding
 
-# Combining marks that NFKD splits off Latin, Greek and Cyrillic letters, and invisible format
-# characters (soft hyphen, zero-width space/joiners, bidi controls, BOM, variation selectors).
+# Combining marks that NFKD splits off Latin, Greek and Cyrillic letters, invisible format
+# characters (soft hyphen, zero-width space/joiners, bidi controls, BOM, variation selectors), and
+# the Hangul fillers: letters that show nothing, so they would split a word without a visible gap.
 _DROP_RE = re.compile(
     "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-    "\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufe00-\ufe0f]"
+    "\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufe00-\ufe0f"
+    "\u115f\u1160\u3164\uffa0]"
 )
 
 # Look-alikes of Latin letters (Cyrillic, Greek, Armenian, IPA), case kept so camelCase survives.
@@ -98,14 +109,22 @@ _CURATED = str.maketrans(
         "Һ": "H", "Ӏ": "I", "Ԁ": "D",
         "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j",
         "ѕ": "s", "ԁ": "d", "һ": "h", "ԛ": "q", "ԝ": "w", "ү": "y", "ӏ": "l", "ɡ": "g",
+        "к": "k", "м": "m", "т": "t", "п": "n", "з": "3", "З": "3",
         # Greek
         "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N",
         "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "Ϲ": "C",
         "ο": "o", "ι": "i", "ν": "v", "ρ": "p", "υ": "u", "α": "a", "ϲ": "c", "κ": "k",
+        "ε": "e", "ϵ": "e", "η": "n", "τ": "t", "μ": "u", "ω": "w",
         # Armenian, Latin variants
-        "օ": "o", "ս": "u", "ց": "g", "ı": "i", "ȷ": "j", "ɑ": "a", "ɩ": "i", "ʏ": "y",
+        "օ": "o", "ս": "u", "ց": "g", "ı": "i", "ȷ": "j", "ɑ": "a", "ɩ": "i", "ʏ": "y", "ɛ": "e",
+        # Latin small capitals, which "fancy text" generators use for styled titles
+        "ᴀ": "a", "ʙ": "b", "ᴅ": "d", "ᴇ": "e", "ꜰ": "f", "ɢ": "g", "ʜ": "h", "ᴊ": "j", "ᴋ": "k",
+        "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴘ": "p", "ʀ": "r", "ᴛ": "t",
     }
 )  # fmt: skip
+
+# Negative circled and negative squared capitals (🅢🅞🅡🅐, 🆂🅾🆁🅰): styled letters NFKD leaves alone.
+_STYLED = {base + i: chr(ord("A") + i) for base in (0x1F150, 0x1F170) for i in range(26)}
 
 
 # Scripts whose letters pass for Latin ones in a repo name or a title.
@@ -113,7 +132,8 @@ _LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "COPTIC", "CHERO
 
 
 def _tr39_table() -> dict[int, str]:
-    """Letters that Unicode's confusables data (TR39) gives a Latin letter as prototype.
+    """Letters that Unicode's confusables data (TR39) gives a Latin letter or a digit as prototype
+    (``З`` -> 3, ``Ƽ`` -> 5: a version can be disguised too).
 
     The prototype's case follows the source letter, so camelCase splits survive; TR39 gives
     capital I the prototype "l", which would turn GΕΜΙΝΙ into "gemlnl", so capitals map to "I".
@@ -126,7 +146,7 @@ def _tr39_table() -> dict[int, str]:
             continue
         if not unicodedata.name(char, "").startswith(_LOOKALIKE_SCRIPTS):
             continue
-        latin = [g["c"] for g in glyphs if len(g["c"]) == 1 and g["c"].isascii() and g["c"].isalpha()]
+        latin = [g["c"] for g in glyphs if len(g["c"]) == 1 and g["c"].isascii() and g["c"].isalnum()]
         if not latin:
             continue
         target = latin[0]
@@ -138,15 +158,20 @@ def _tr39_table() -> dict[int, str]:
     return table
 
 
-_HOMOGLYPHS = {**_tr39_table(), **_CURATED}
+_HOMOGLYPHS = {**_tr39_table(), **_CURATED, **_STYLED}
+# A version's trailing ".0" components: "Qwen-3.0-Max" is version 3 ("1.0.0" -> "1"; "0.0.1" stays).
+_ZERO_RE = re.compile(r"(?<=\d)(?:\.0+)+(?![\d.])")
 
 
 def _fold(text: str) -> str:
-    """Unicode folding with case kept (camelCase needs it). ASCII text is returned as is."""
-    if text.isascii():
-        return text
-    text = _DROP_RE.sub("", unicodedata.normalize("NFKD", text)).translate(_HOMOGLYPHS)
-    return unicodedata.normalize("NFC", text)
+    """Unicode folding with case kept (camelCase needs it), and trailing ".0" version components
+    dropped. ASCII text without ".0" is returned as is."""
+    if not text.isascii():
+        text = _DROP_RE.sub("", unicodedata.normalize("NFKD", text)).translate(_HOMOGLYPHS)
+        text = unicodedata.normalize("NFC", text)
+    if ".0" in text:
+        text = _ZERO_RE.sub("", text)
+    return text
 
 
 def normalise(text: str) -> str:
@@ -163,10 +188,14 @@ def normalise(text: str) -> str:
 
 # camelCase and letter/digit splits for ASCII; other scripts' letters form their own tokens.
 _TOKEN_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^\W\d_A-Za-z]+|\d+")
+# The same tokens for ASCII text (most names), in the order that tries the common cases first.
+_ASCII_TOKEN_RE = re.compile(r"[a-z]+|[A-Z][a-z]+|[0-9]+|[A-Z]+(?=[A-Z][a-z])|[A-Z]+")
 # A leet character next to a letter: the only case where leetspeak readings are worth building.
-_LEET_HINT_RE = re.compile(r"[^\W\d_][013457@$]|[013457@$][^\W\d_]")
+# (Written to start with the leet character: the regex engine then scans for it quickly.)
+_LEET_HINT_RE = re.compile(r"[013457@$](?:(?<=[^\W\d_].)|(?=[^\W\d_]))")
 # Runs of letters, digits and leet symbols: leetspeak is read within one run.
 _RUN_RE = re.compile(r"(?:[^\W_]|[@$])+")
+_ASCII_RUN_RE = re.compile(r"[A-Za-z0-9@$]+")  # the same for ASCII text, faster
 
 _LEET = frozenset("013457@$")
 _LEET_MAP = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
@@ -175,6 +204,9 @@ _MAX_ONES = 4  # a run with more folded 1s reads them all as i or all as l
 
 
 def _plain_tokens(folded: str) -> list[str]:
+    if folded.isascii():
+        found = _ASCII_TOKEN_RE.findall(folded)
+        return " ".join(found).lower().split(" ") if found else []
     return [t.casefold() for t in _TOKEN_RE.findall(folded)]
 
 
@@ -381,6 +413,21 @@ def _one_typo(cand: str, key: str, spans: tuple[tuple[int, int], ...]) -> tuple[
     return 0.0, "the typo falls outside every word of 5+ letters of the term"
 
 
+def _version_spellings(toks: Sequence[str]) -> list[list[str]]:
+    """The other spellings of a term's versions, indexed as keys of the same term: a "v" before a
+    version that follows a word, or none before it (``veo-3`` -> ``veo-v3``; ``midjourney-v7`` ->
+    ``midjourney-7``). The digits stay as they are."""
+    out = []
+    for i in range(1, len(toks)):
+        if not toks[i].isdigit() or toks[i - 1].isdigit():
+            continue
+        if toks[i - 1] != "v":
+            out.append([*toks[:i], "v", *toks[i:]])
+        elif i >= 2 and not toks[i - 2].isdigit():
+            out.append([*toks[: i - 1], *toks[i:]])
+    return out
+
+
 def _word_spans(toks: Sequence[str]) -> tuple[tuple[int, int], ...]:
     """Character spans, in the joined key, of the tokens with 5+ letters (where a typo may fall)."""
     spans = []
@@ -458,6 +505,7 @@ class Matcher:
         # fuzzy key -> (word spans, [(watch, term index)])
         fuzzy: dict[str, tuple[tuple[tuple[int, int], ...], list[tuple[int, int]]]] = {}
         self._term_keys: list[list[tuple[str, tuple[tuple[int, int], ...]]]] = []
+        all_keys: set[str] = set()  # the terms' keys and the other spellings of their versions
         self._patterns: list[tuple[int, int, re.Pattern[str]]] = []
         self._ignored: dict[str, set[int]] = {}
 
@@ -467,17 +515,22 @@ class Matcher:
                 toks = tokens(term) if isinstance(term, str) else []
                 if not toks:
                     raise ValueError(f"watch {watch.name!r}: term {term!r} has no letters or digits")
-                key = "".join(toks)
-                spans = _word_spans(toks)
-                keys.append((key, spans))
-                hits, is_prefix = exact.get(key, ([], False))
-                hits.append((w, _TERM, t, 1.0))
-                exact[key] = (hits, is_prefix)
-                for end in range(1, len(key)):
-                    hits, _ = exact.get(key[:end], ([], True))
-                    exact[key[:end]] = (hits, True)
-                if watch.fuzzy and spans:
-                    fuzzy.setdefault(key, (spans, []))[1].append((w, t))
+                keys.append(("".join(toks), _word_spans(toks)))
+                for spelling in (toks, *_version_spellings(toks)):
+                    key = "".join(spelling)
+                    spans = _word_spans(spelling)
+                    all_keys.add(key)
+                    hits, is_prefix = exact.get(key, ([], False))
+                    if (w, _TERM, t, 1.0) not in hits:
+                        hits.append((w, _TERM, t, 1.0))
+                    exact[key] = (hits, is_prefix)
+                    for end in range(1, len(key)):
+                        hits, _ = exact.get(key[:end], ([], True))
+                        exact[key[:end]] = (hits, True)
+                    if watch.fuzzy and spans:
+                        entries = fuzzy.setdefault(key, (spans, []))[1]
+                        if (w, t) not in entries:
+                            entries.append((w, t))
             self._term_keys.append(keys)
             for i, pattern in enumerate(watch.patterns):
                 try:
@@ -493,13 +546,12 @@ class Matcher:
         # Substrings of the keys: a leetspeak reading is kept only if it can be part of a key.
         self._exact_infix = frozenset(
             key[i:j]
-            for ks in self._term_keys
-            for key, _ in ks
+            for key in all_keys
             for i in range(len(key))
             for j in range(i + 1, min(len(key), i + _MAX_PART) + 1)
         )
         self._readings_cache: dict[str, tuple[tuple[str, ...], ...]] = {}
-        self._max_key_len = max((len(key) for ks in self._term_keys for key, _ in ks), default=0)
+        self._max_key_len = max(map(len, all_keys), default=0)
 
         # Fuzzy: a SymSpell deletion index over the keys (each key and its 1-deletions), and one over
         # the keys' proper prefixes of 2+ characters, which says whether a candidate may be a
@@ -548,20 +600,34 @@ class Matcher:
         Suppressed repos (the global allowlist, suppressions) match nothing; watches that ignore
         its owner or author are skipped; a watch's `exclude` patterns drop its matches.
         """
-        if self._globally_suppressed(repo.repo_id, repo.owner, repo.author):
+        repo_id = repo.repo_id
+        slash = repo_id.find("/")  # as Repo.owner and Repo.name split it, once
+        owner = repo_id[:slash] if slash >= 0 else ""
+        name = repo_id[slash + 1 :]
+        if self._any_suppression and self._globally_suppressed(repo_id, owner, repo.author):
             return []
         entries: list[_Entry] = []
-        self._add(entries, _NAME_F, repo.name, self._hits(repo.name))
-        self._add(entries, _OWNER_F, repo.owner, self._owner_hits(repo.owner))
+        hits = self._hits(name)
+        if hits:
+            entries.append((_NAME_F, name, hits))
+        if owner:
+            hits = self._owner_hits(owner)
+            if hits:
+                entries.append((_OWNER_F, owner, hits))
         if repo.title:
             self._add(entries, _TITLE_F, repo.title, self._hits(repo.title))
-        for f, texts in ((_TAGS_F, repo.tags), (_BASE_F, repo.base_models), (_MODELS_F, repo.linked_models)):
-            for text in texts:
-                self._add(entries, f, text, self._cached_hits(text))
+        if repo.tags or repo.base_models or repo.linked_models:
+            for f, texts in (
+                (_TAGS_F, repo.tags),
+                (_BASE_F, repo.base_models),
+                (_MODELS_F, repo.linked_models),
+            ):
+                for text in texts:
+                    self._add(entries, f, text, self._cached_hits(text))
         if not entries:
             return []
-        skip = self._skipped(repo.repo_id, repo.owner, repo.author)
-        return [m for _, m in self._assemble_indexed(entries, skip, repo.repo_id)]
+        skip = self._skipped(repo_id, owner, repo.author)
+        return [m for _, m in self._assemble_indexed(entries, skip, repo_id)]
 
     def match_text(self, text: str) -> list[Match]:
         """`leakmon match TEXT`: a TEXT with "/" is a repo id (owner and name matched, owner checked
@@ -654,6 +720,7 @@ class Matcher:
             else:
                 patterns.setdefault(w, []).append(sup.value)
         self._sup_patterns = {w: _compile_all("suppression", ps) for w, ps in patterns.items()}
+        self._any_suppression = bool(self._sup_repos or self._sup_owners or self._sup_patterns)
 
     def _suppressed_for(self, repo_id: str, owner: str, author: str) -> set[int | None]:
         """Watch indexes (None: all) for which suppressions silence this repo."""
@@ -698,7 +765,11 @@ class Matcher:
         """Terms in the owner's name, and the watches that list this owner."""
         if not owner:
             return []
-        hits = self._cached_hits(owner)
+        hits = self._text_cache.get(owner)
+        if hits is None:
+            hits = self._cached_hits(owner)
+        if not self._owners:
+            return hits
         listed = self._owners.get(owner.casefold())
         return hits + listed if listed else hits
 
@@ -715,7 +786,7 @@ class Matcher:
         out: list[_Hit] = []
         if not text:
             return out
-        folded = _fold(text)
+        folded = text if text.isascii() and ".0" not in text else _fold(text)
         if _LEET_HINT_RE.search(folded) is None:
             toks = _plain_tokens(folded)
             if toks:
@@ -723,7 +794,7 @@ class Matcher:
         else:
             runs = []
             combinations = 1
-            for run in _RUN_RE.findall(folded):
+            for run in (_ASCII_RUN_RE if folded.isascii() else _RUN_RE).findall(folded):
                 readings = self._readings_cache.get(run)
                 if readings is None:
                     readings = self._useful_readings(run)

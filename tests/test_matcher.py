@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import OSA
 
+from monitor import matcher
 from monitor.config import WatchConfig
 from monitor.matcher import Explanation, Matcher, normalise, split_text, token_variants, tokens
 from monitor.records import Match, Repo
@@ -53,6 +55,13 @@ def found(m: Matcher, text: str) -> set[tuple[str, str, str]]:
         ("Sоra", ["sora"]),  # Cyrillic о
         ("Sóra", ["sora"]),  # diacritic
         ("so\u200bra", ["sora"]),  # zero-width space
+        ("so\u3164ra", ["sora"]),  # Hangul filler: a letter that shows nothing
+        ("ꜱᴏʀᴀ", ["sora"]),  # small capitals
+        ("🅢🅞🅡🅐 🆂🅾🆁🅰", ["sora", "sora"]),  # negative circled and squared letters
+        ("Gεmini", ["gemini"]),  # Greek epsilon
+        ("Veo З", ["veo", "3"]),  # Cyrillic Ze, whose TR39 prototype is the digit 3
+        ("Qwen-3.0-Max", ["qwen", "3", "max"]),  # a trailing .0 is dropped
+        ("v1.0.0 v0.0.1 v1.05", ["v", "1", "v", "0", "0", "1", "v", "1", "05"]),
         ("通义千问Qwen", ["通义千问", "qwen"]),
         ("", []),
         ("---", []),
@@ -135,6 +144,10 @@ POSITIVES = [
     ("x/l1ama-3", ("llama", "term", "llama-3")),
     ("x/1lama3", ("llama", "term", "llama-3")),
     ("x/l1am43", ("llama", "term", "llama-3")),  # leetspeak next to the version
+    ("x/Veo-v3", ("veo", "term", "veo-3")),  # a "v" before the version is optional
+    ("x/llamav3-8b", ("llama", "term", "llama-3")),
+    ("x/Qwen-3.0-Coder", ("qwen", "term", "qwen-3")),  # 3.0 is version 3
+    ("Veo З", ("veo", "term", "veo-3")),  # Cyrillic Ze for the 3
     ("Sora 2 leaked demo", ("sora", "term", "sora")),  # a title
 ]
 
@@ -162,6 +175,9 @@ NEGATIVES = [
     ("x/llama-30b", "llama"),
     ("x/mistralai", "mistral-7"),
     ("x/geminate", "gemini"),
+    ("x/veo-v2", "veo"),
+    ("x/veo-v30", "veo"),
+    ("x/qwen-30.0", "qwen"),
 ]
 
 
@@ -256,6 +272,21 @@ def test_no_typo_on_top_of_leetspeak() -> None:
     assert Matcher([watch("w", "mistral")]).match_text("x/m1strall") == []
     assert Matcher([watch("w", "aaaaa-0")]).match_text("x/AAAAA50") == []
     assert found(Matcher([watch("w", "mistral")]), "x/m1stral") == {("w", "term", "mistral")}
+
+
+def test_a_term_with_v_before_its_version() -> None:
+    m = Matcher([watch("mj", "midjourney-v7")])
+    for text in (
+        "x/midjourney-v7",
+        "x/Midjourney7",
+        "x/midjourney-7.1",
+        "x/midjourney-v7.0",
+        "x/midjourney-v-7",
+    ):
+        assert found(m, text) == {("mj", "term", "midjourney-v7")}, text
+    assert found(m, "x/midjourny-7") == {("mj", "fuzzy", "midjourney-v7")}
+    for text in ("x/midjourney-v77", "x/midjourney-6", "x/midjourney-vv7"):
+        assert found(m, text) == set(), text
 
 
 def test_fuzzy_off() -> None:
@@ -612,6 +643,15 @@ def test_any_text_never_raises(text: str) -> None:
     json.dumps(exp.as_dict())
     owner, _, name = text.partition("/")
     m.match_repo(Repo("model", text, NOW, author=owner, title=name))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="aAbBzZ0134579@$_-. /", max_size=16))
+def test_ascii_fast_paths_agree_with_the_general_regexes(text: str) -> None:
+    assert matcher._ASCII_TOKEN_RE.findall(text) == matcher._TOKEN_RE.findall(text)
+    assert matcher._ASCII_RUN_RE.findall(text) == matcher._RUN_RE.findall(text)
+    old_hint = re.search(r"[^\W\d_][013457@$]|[013457@$][^\W\d_]", text)
+    assert bool(matcher._LEET_HINT_RE.search(text)) == bool(old_hint)
 
 
 @settings(max_examples=100, deadline=None)
