@@ -371,6 +371,90 @@ def status(config_path: str | None, debug: bool, as_json: bool) -> None:
         )
 
 
+# --- run and sweep -------------------------------------------------------------------------------
+
+
+@cli.command()
+@leakmon_command()
+def run(config_path: str | None, debug: bool) -> None:
+    """The daemon: scan every hub.poll_interval, deliver, re-check open hits, sweep, until SIGTERM.
+
+    Logs go to stdout (JSON when it is not a terminal, for journald). Under systemd it reports
+    READY, WATCHDOG (while scans succeed) and STATUS. One daemon per database.
+    """
+    cfg = _load(config_path)
+    from monitor import logs
+    from monitor.daemon import Daemon
+
+    logs.configure(level="debug" if debug else "info", stream=sys.stdout)
+    Daemon(cfg).run()
+
+
+@cli.command()
+@click.option("--restart", is_flag=True, help="Start every search again from the newest repos.")
+@click.option(
+    "--budget", type=click.IntRange(min=1), help="Stop after this many Hub requests (resume later)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@leakmon_command(unexpected_exit=3)
+def sweep(config_path: str | None, debug: bool, restart: bool, budget: int | None, as_json: bool) -> None:
+    """Search the Hub's whole history for every watched term, resumably, with progress.
+
+    Finds what is older than the scan cursors (a first install) and repos renamed to a watched
+    name. Interrupted or over budget, the next `leakmon sweep` resumes where this one stopped.
+    Exit 3 when a search failed (what was read is kept).
+    """
+    cfg = _load(config_path)
+    from monitor import sweep as sweeping
+    from monitor.scanner import open_scanner
+
+    scanner = open_scanner(cfg)
+    pairs = [(s, t) for s in sweeping.search_strings(cfg.watches) for t in cfg.hub.repo_types]
+    show = sys.stderr.isatty() and not as_json
+    bar = click.progressbar(length=len(pairs), label="sweeping", file=sys.stderr) if show else None
+
+    def progress(search: str, repo_type: str, read: int, finished: bool) -> None:
+        if bar is not None:
+            bar.label = f"{search!r} in {repo_type}s: {read:,} repos"
+            if finished:
+                bar.update(1)
+            else:
+                bar.render_progress()
+
+    try:
+        if bar is not None:
+            bar.__enter__()
+        result = sweeping.sweep(scanner, budget=budget, restart=restart, progress=progress)
+        delivery = scanner.relay.drain(0 if scanner.stop.is_set() else 45.0)
+        hits = scanner.store.list_hits(ids=result.new_hit_ids) if result.new_hit_ids else []
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        scanner.close()
+    if as_json:
+        _emit_json(
+            {
+                "complete": result.complete,
+                "hub_requests": result.hub_requests,
+                "repos_read": result.repos_read,
+                "new_hits": [hit_json(h) for h in hits],
+                "delivered": delivery.delivered,
+                "error": result.error,
+            }
+        )
+    else:
+        state = "complete" if result.complete else "stopped early; run `leakmon sweep` again to resume"
+        click.echo(
+            f"sweep {state}: {result.repos_read:,} repos read with {result.hub_requests} Hub requests; "
+            f"{len(hits)} new hit{'s' if len(hits) != 1 else ''}"
+        )
+        for line in _hit_table(hits):
+            click.echo("  " + line)
+    if result.error:
+        click.echo(f"Error: {for_terminal(result.error, 500)}", err=True)
+        sys.exit(3)
+
+
 # --- outbox and notify-test ----------------------------------------------------------------------
 
 

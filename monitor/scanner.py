@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +19,11 @@ from monitor.store import NewHit, Store, utcnow
 
 log = structlog.get_logger("leakmon.scan")
 
+
+class Interrupted(Exception):
+    """A scan step was cut short on request (SIGTERM); what was not read stays unread."""
+
+
 # Re-read this much before a type's cursor: the Hub's listing is eventually consistent, and a repo
 # can show up a little after newer ones. Hits are unique per (watch, type, repo), so no double alerts.
 OVERLAP = timedelta(minutes=10)
@@ -30,7 +36,7 @@ DELIVERY_WAIT = 45.0
 @dataclass
 class ScanResult:
     scan_id: int
-    outcome: str  # "ok" | "failed"
+    outcome: str  # "ok" | "failed" | "interrupted" (stopped by a signal: nothing unread marked read)
     repos_read: int = 0
     hub_requests: int = 0
     new_hit_ids: list[int] = field(default_factory=list)
@@ -56,6 +62,7 @@ class Scanner:
         matcher: Matcher | None = None,
         overlap: timedelta = OVERLAP,
         delivery_wait: float = DELIVERY_WAIT,
+        stop: threading.Event | None = None,
     ) -> None:
         self.cfg = cfg
         self.store = store
@@ -65,6 +72,8 @@ class Scanner:
         self.overlap = overlap
         self.delivery_wait = delivery_wait
         self._watches = {w.name: w for w in cfg.watches}
+        # Set by the daemon on SIGTERM: the scan ends after the page in progress.
+        self.stop = stop or threading.Event()
 
     def _hits_for(self, repo: Repo, matches: list[Match]) -> list[NewHit]:
         by_watch: dict[str, list[Match]] = defaultdict(list)
@@ -92,32 +101,37 @@ class Scanner:
         newest = cursor
         fields = self.matcher.required_fields.get(repo_type, ())
         for page in self.source.iter_new(repo_type, since, fields):  # type: ignore[arg-type]
-            hits: list[NewHit] = []
             for repo in page:
                 if repo.created_at <= now + MAX_CLOCK_SKEW and (newest is None or repo.created_at > newest):
                     newest = repo.created_at
-                matches = self.matcher.match_repo(repo)
-                if matches:
-                    hits.extend(self._hits_for(repo, matches))
             # Hits of a page are recorded before the next page is read: found is found, even if a
             # later page fails. Each hit and its outbox rows share one transaction.
-            new_ids = self.store.record_hits(scan_id, hits, now=now)
-            result.new_hit_ids.extend(new_ids)
+            result.new_hit_ids.extend(self.record(page, scan_id, now))
             result.repos_read += len(page)
-            for hit_id in new_ids:
-                hit = self.store.get_hit(hit_id)
-                if hit:
-                    log.info(
-                        "hit.new",
-                        hit_id=hit_id,
-                        watch=hit["watch"],
-                        repo_type=repo_type,
-                        repo_id=hit["repo_id"],
-                        severity=hit["severity"],
-                    )
+            if self.stop.is_set():
+                raise Interrupted(f"{repo_type}s: stopped before the last page")
         # Only now, with every page read and every hit recorded, may the cursor move.
         if newest is not None and newest != cursor:
             self.store.set_cursor(repo_type, newest, scan_id, now=now)
+
+    def record(self, repos: list[Repo], scan_id: int | None, now: datetime | None = None) -> list[int]:
+        """Match repos and record their hits with the outbox rows (one transaction); the new hit ids."""
+        hits: list[NewHit] = []
+        for repo in repos:
+            matches = self.matcher.match_repo(repo)
+            if matches:
+                hits.extend(self._hits_for(repo, matches))
+        new_ids = self.store.record_hits(scan_id, hits, now=now)
+        for hit in self.store.list_hits(ids=new_ids) if new_ids else []:
+            log.info(
+                "hit.new",
+                hit_id=hit["id"],
+                watch=hit["watch"],
+                repo_type=hit["repo_type"],
+                repo_id=hit["repo_id"],
+                severity=hit["severity"],
+            )
+        return new_ids
 
     def close(self) -> None:
         self.relay.close()
@@ -131,8 +145,15 @@ class Scanner:
         requests_before = self.source.requests
         bound = log.bind(scan_id=scan_id)
         for repo_type in self.cfg.hub.repo_types:
+            if self.stop.is_set():
+                result.outcome = "interrupted"
+                result.errors.append(f"{repo_type}s: not read (stopping)")
+                continue
             try:
                 self._scan_type(repo_type, scan_id, now, result)
+            except Interrupted as err:
+                result.outcome = "interrupted"
+                result.errors.append(str(err))
             except HubError as err:
                 # This type's cursor stays where it was; the other types still get their turn.
                 result.outcome = "failed"
@@ -142,7 +163,7 @@ class Scanner:
         for notifier in self.cfg.notifiers:
             if notifier.digest_over is not None:
                 self.store.assign_digest(scan_id, notifier.name, notifier.digest_over)
-        result.delivery = self.relay.drain(self.delivery_wait)
+        result.delivery = self.relay.drain(0 if self.stop.is_set() else self.delivery_wait)
         result.outbox_pending = self.store.outbox_counts()["pending"]
         self.store.finish_scan(
             scan_id,

@@ -563,7 +563,7 @@ class Store:
         """Open hits whose repo presence was not checked since `checked_before`, least recent first."""
         return list(
             self.db.query(
-                "SELECT id, watch, repo_type, repo_id, status, first_seen FROM hits"
+                "SELECT id, watch, repo_type, repo_id, status, severity, first_seen FROM hits"
                 " WHERE status IN ('new', 'acknowledged', 'reported')"
                 " AND (checked_at IS NULL OR checked_at < ?) ORDER BY checked_at IS NOT NULL, checked_at, id"
                 " LIMIT ?",

@@ -155,6 +155,14 @@ def make_scanner() -> Iterator[Callable[..., Any]]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_logging() -> None:
+    """Each test starts with structlog's defaults (a CLI test may have configured it quietly)."""
+    import structlog
+
+    structlog.reset_defaults()
+
+
+@pytest.fixture(autouse=True)
 def _no_escape() -> Iterator[None]:
     """Every test fails if anything tried to leave loopback."""
     BLOCKED.clear()
