@@ -333,7 +333,7 @@ def check(config_path: str | None, debug: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print status as one JSON object.")
 @leakmon_command()
 def status(config_path: str | None, debug: bool, as_json: bool) -> None:
-    """Last scans, cursors, outbox backlog and hits by status."""
+    """Last scans, cursors, outbox backlog, dead letters, sweeps and hits by status."""
     from monitor.store import Store, iso
 
     cfg = _load(config_path)
@@ -348,11 +348,18 @@ def status(config_path: str | None, debug: bool, as_json: bool) -> None:
                 for r in store.outbox_rows(("dead",))[-10:]
             ],
             "hits": dict(store.hit_counts()),
+            "last_successful_scan": store.last_successful_scan(),
+            "sweeps": [
+                {k: r[k] for k in ("term", "repo_type", "done_at", "repos_read")}
+                | {"resumable": bool(r["next_url"])}
+                for r in store.sweeps()
+            ],
         }
     if as_json:
         _emit_json(data)
         return
     click.echo(f"database: {data['database']}")
+    click.echo(f"last successful scan: {data['last_successful_scan'] or 'never'}")
     click.echo("cursors: " + (", ".join(f"{k} {v}" for k, v in data["cursors"].items()) or "none yet"))
     click.echo("hits: " + (", ".join(f"{n} {s}" for s, n in data["hits"].items()) or "none"))
     o = data["outbox"]
@@ -362,6 +369,17 @@ def status(config_path: str | None, debug: bool, as_json: bool) -> None:
         click.echo(
             f"  dead letter #{d['id']} to {d['notifier']}: hit #{d['hit_id']} {repo} after {d['attempts']}"
             f" attempts: {for_terminal(d['last_error'], 200)} (leakmon outbox retry {d['id']})"
+        )
+    for w in data["sweeps"]:
+        state = (
+            "in progress"
+            if w["resumable"]
+            else f"read to the end {w['done_at']}"
+            if w["done_at"]
+            else "not run"
+        )
+        click.echo(
+            f"sweep {w['term']!r} in {w['repo_type']}s: {state}, {w['repos_read']:,} repos read in all"
         )
     for s in data["scans"]:
         click.echo(

@@ -304,6 +304,10 @@ class Store:
     def scans(self, limit: int = 10) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM scans ORDER BY id DESC LIMIT ?", [limit]))
 
+    def last_successful_scan(self) -> str | None:
+        row = self.conn.execute("SELECT MAX(finished_at) FROM scans WHERE outcome = 'ok'").fetchone()
+        return row[0] if row else None
+
     def get_cursor(self, repo_type: str) -> datetime | None:
         row = self.conn.execute("SELECT created_at FROM cursors WHERE repo_type = ?", (repo_type,)).fetchone()
         return parse_iso(row[0]) if row else None
