@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,7 @@ class Delivery:
     body: bytes
     status: int  # what the receiver answered
     verified: bool  # signature valid for the configured secret
+    received_at: float = 0.0  # time.time() when it arrived
 
     @property
     def json(self) -> Any:
@@ -86,7 +88,7 @@ class WebhookReceiver:
                     status = 401
                 # Recorded before answering, so a sender that got its answer finds the delivery here.
                 with receiver._arrived:
-                    receiver.deliveries.append(Delivery(self.path, headers, body, status, ok))
+                    receiver.deliveries.append(Delivery(self.path, headers, body, status, ok, time.time()))
                     receiver._arrived.notify_all()
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
