@@ -28,6 +28,14 @@ class HubError(LeakmonError):
     exit_code = 3
 
 
+class RepoGone(HubError):
+    """The repo is not on the Hub (deleted, made private, or never there): 404 RepoNotFound."""
+
+
+class FileMissing(HubError):
+    """The repo is there but the file is not: 404 EntryNotFound."""
+
+
 class StoreError(LeakmonError):
     """The database cannot be opened or is not a leakmon database."""
 

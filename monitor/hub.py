@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 # huggingface_hub reads these at import: telemetry off, so building headers never calls
 # {ENDPOINT}/api/agent-harnesses (which goes to huggingface.co when only HfApi(endpoint=) is local).
@@ -20,11 +22,17 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import httpx2
 import structlog
 from huggingface_hub import constants as hf_constants
-from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
 from huggingface_hub.utils import (
     build_hf_headers,
     hf_raise_for_status,
     http_backoff,
+    http_stream_backoff,
     parse_ratelimit_headers,
     set_client_factory,
 )
@@ -32,7 +40,7 @@ from huggingface_hub.utils._http import default_client_factory  # the default, n
 
 from monitor import __version__, logs
 from monitor.config import HubConfig
-from monitor.errors import HubError
+from monitor.errors import FileMissing, HubError, RepoGone
 from monitor.records import Repo, RepoType
 
 log = structlog.get_logger("leakmon.hub")
@@ -158,10 +166,11 @@ class HubSource:
         self.max_wait = max_wait
         self.page_size = page_size
         self.requests = 0
-        self.ratelimit: Any = None
+        self.bytes_read = 0  # bodies of file and repo-info reads (the content tier's budget)
+        # The last RateLimit header per resource ("api", "resolvers"), with time.monotonic() of it.
+        self.ratelimits: dict[str, tuple[Any, float]] = {}
         self.max_quota_share = max_quota_share
         self.quota_pauses = 0
-        self._ratelimit_seen = 0.0  # time.monotonic() when `ratelimit` was read
         self._sleep = sleep
         # Anonymous unless a token is configured: never pick up a stray token file by surprise.
         self._headers = build_hf_headers(
@@ -196,30 +205,47 @@ class HubSource:
         self.requests += 1
         info = parse_ratelimit_headers(response.headers)
         if info is not None:
-            self.ratelimit = info
-            self._ratelimit_seen = time.monotonic()
+            self.ratelimits[info.resource_type] = (info, time.monotonic())
 
-    def _respect_quota(self) -> None:
+    @property
+    def ratelimit(self) -> Any:
+        """The API's last RateLimit (huggingface_hub's RateLimitInfo), or None."""
+        return self.ratelimits.get("api", (None, 0.0))[0]
+
+    def _quota_wait(self, resource: str) -> float:
+        """Seconds until `resource`'s window resets if our share of it is spent, else 0."""
+        info, seen = self.ratelimits.get(resource, (None, 0.0))
+        if info is None or not info.limit or self.max_quota_share >= 1.0:
+            return 0.0
+        if info.limit - info.remaining < self.max_quota_share * info.limit:
+            return 0.0
+        wait = info.reset_in_seconds + 1 - (time.monotonic() - seen)
+        if wait <= 0:
+            del self.ratelimits[resource]  # a new window: the next response tells where we stand
+        return max(wait, 0.0)
+
+    def _respect_quota(self, resource: str = "api") -> None:
         """Never spend more than `max_quota_share` of the Hub's rate-limit window: once that share is
         used, wait for the window to reset. Other clients on the same IP or token keep the rest."""
-        info = self.ratelimit
-        if info is None or not info.limit or self.max_quota_share >= 1.0:
-            return
-        spent = info.limit - info.remaining
-        if spent < self.max_quota_share * info.limit:
-            return
-        wait = info.reset_in_seconds + 1 - (time.monotonic() - self._ratelimit_seen)
+        wait = self._quota_wait(resource)
         if wait > 0:
+            info = self.ratelimits[resource][0]
             self.quota_pauses += 1
             log.warning(
                 "hub.quota_pause",
-                spent=spent,
+                resource=resource,
+                spent=info.limit - info.remaining,
                 quota=info.limit,
                 max_quota_share=self.max_quota_share,
                 wait_seconds=round(wait, 1),
             )
             self._sleep(wait)
-        self.ratelimit = None  # a new window: the next response tells where we stand
+            self.ratelimits.pop(resource, None)
+
+    def quota_spent(self, resource: str) -> bool:
+        """Whether our share of `resource`'s window ("api" or "resolvers") is used up: work that
+        can wait (the content tier) stops here instead of sleeping."""
+        return self._quota_wait(resource) > 0
 
     def quota_left(self) -> int | None:
         """Requests left in the current window (from the last RateLimit header), or None."""
@@ -232,23 +258,7 @@ class HubSource:
             raise HubError(f"Hub returned a next-page link outside {self.endpoint}")
         for attempt in range(self.max_retries + 1):
             self._respect_quota()
-            try:
-                response = http_backoff(
-                    "GET",
-                    url,
-                    params=params,
-                    headers=self._headers,
-                    timeout=self.timeout,
-                    max_retries=self.max_retries,
-                    base_wait_time=self.base_wait,
-                    max_wait_time=self.max_wait,
-                )
-                hf_raise_for_status(response)
-            except HfHubHTTPError as err:
-                status = err.response.status_code if err.response is not None else "?"
-                raise HubError(f"Hub answered HTTP {status} for {_path(url)} after retries") from None
-            except httpx2.HTTPError as err:
-                raise HubError(f"Hub unreachable at {self.endpoint} ({type(err).__name__})") from None
+            response = self._get(url, params=params)
             try:
                 body = response.json()
             except ValueError:
@@ -296,27 +306,118 @@ class HubSource:
         Raises HubError when the Hub cannot say (after retries): a re-check must not guess.
         """
         self._respect_quota()
-        url = f"{self.endpoint}/api/{_PLURAL[repo_type]}/{repo_id}"
         try:
-            response = http_backoff(
-                "GET",
-                url,
-                params=[("expand", "createdAt")],
-                headers=self._headers,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                base_wait_time=self.base_wait,
-                max_wait_time=self.max_wait,
-            )
-            hf_raise_for_status(response)
-        except RepositoryNotFoundError:
+            self._get(f"{self.endpoint}/api/{_PLURAL[repo_type]}/{repo_id}", params=[("expand", "createdAt")])
+        except RepoGone:
             return False
+        return True
+
+    @contextmanager
+    def _request(
+        self, url: str, *, params: Any = None, headers: Mapping[str, str] | None = None, stream: bool = False
+    ) -> Iterator[httpx2.Response]:
+        """One GET with huggingface_hub's retries (429, 5xx, network), raising RepoGone, FileMissing
+        or HubError. With `stream`, the body is not read yet and redirects are followed (the
+        resolver sends LFS files to a CDN; httpx drops our token on a cross-origin redirect)."""
+        options = {
+            "headers": {**self._headers, **(headers or {})},
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "base_wait_time": self.base_wait,
+            "max_wait_time": self.max_wait,
+        }
+        try:
+            if stream:
+                with http_stream_backoff(
+                    "GET", url, params=params, follow_redirects=True, **options
+                ) as response:
+                    if response.status_code >= 400:
+                        response.read()  # error bodies are small; hf_raise_for_status reads them
+                    hf_raise_for_status(response)
+                    yield response
+            else:
+                response = http_backoff("GET", url, params=params, **options)
+                hf_raise_for_status(response)
+                yield response
+        except (RepositoryNotFoundError, RevisionNotFoundError):
+            raise RepoGone(f"{_path(url)} is gone from the Hub") from None
+        except EntryNotFoundError:
+            raise FileMissing(f"{_path(url)} does not exist") from None
         except HfHubHTTPError as err:
             status = err.response.status_code if err.response is not None else "?"
             raise HubError(f"Hub answered HTTP {status} for {_path(url)} after retries") from None
         except httpx2.HTTPError as err:
             raise HubError(f"Hub unreachable at {self.endpoint} ({type(err).__name__})") from None
-        return True
+
+    def _get(self, url: str, *, params: Any = None) -> httpx2.Response:
+        with self._request(url, params=params) as response:
+            return response
+
+    def repo_files(self, repo_type: RepoType, repo_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A repo's info and its files with sizes and LFS sha256 (`?blobs=true`): one API request.
+
+        Returns (info without `siblings`, [{"path", "size", "sha256" (None outside LFS)}]).
+        Raises RepoGone when the repo is not there (any more).
+        """
+        self._respect_quota()
+        response = self._get(
+            f"{self.endpoint}/api/{_PLURAL[repo_type]}/{repo_id}", params=[("blobs", "true")]
+        )
+        self.bytes_read += len(response.content)
+        try:
+            info = response.json()
+        except ValueError:
+            raise HubError(f"Hub sent malformed JSON for {repo_type} {repo_id}") from None
+        if not isinstance(info, dict):
+            raise HubError(f"Hub info of {repo_type} {repo_id} is not a JSON object")
+        files = []
+        for s in info.pop("siblings", None) or []:
+            if not isinstance(s, dict) or not isinstance(s.get("rfilename"), str):
+                continue
+            lfs = s.get("lfs") if isinstance(s.get("lfs"), dict) else {}
+            sha = lfs.get("sha256") or lfs.get("oid")
+            size = lfs.get("size", s.get("size"))
+            files.append(
+                {
+                    "path": s["rfilename"][:MAX_TEXT],
+                    "size": size if isinstance(size, int) and not isinstance(size, bool) else None,
+                    "sha256": sha.lower() if isinstance(sha, str) and len(sha) == 64 else None,
+                }
+            )
+        return info, files
+
+    def read_file(
+        self,
+        repo_type: RepoType,
+        repo_id: str,
+        path: str,
+        *,
+        max_bytes: int,
+        start: int = 0,
+        revision: str = "main",
+    ) -> bytes:
+        """Bytes `start` to `start + max_bytes` of a file (a Range request to the resolver; LFS files
+        redirect to a CDN, which is followed). Never reads more than `max_bytes`, whatever the
+        server sends. Raises FileMissing or RepoGone."""
+        self._respect_quota("resolvers")
+        prefix = {"model": "", "dataset": "datasets/", "space": "spaces/"}[repo_type]
+        url = f"{self.endpoint}/{prefix}{repo_id}/resolve/{quote(revision, safe='')}/{quote(path)}"
+        wanted = {"Range": f"bytes={start}-{start + max_bytes - 1}"}
+        data = bytearray()
+        with self._request(url, headers=wanted, stream=True) as response:
+            skip = start if response.status_code == 200 else 0  # the server ignored Range
+            try:
+                for chunk in response.iter_bytes():
+                    if skip:
+                        cut, skip = min(skip, len(chunk)), skip - min(skip, len(chunk))
+                        chunk = chunk[cut:]
+                    data += chunk[: max_bytes - len(data)]
+                    if len(data) >= max_bytes:
+                        break
+            except httpx2.HTTPError as err:
+                raise HubError(f"Hub connection broke while reading {path} ({type(err).__name__})") from None
+        self.bytes_read += len(data)
+        return bytes(data)
 
     def search_pages(
         self, repo_type: RepoType, term: str, expand: Sequence[str], start_url: str | None = None
