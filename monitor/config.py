@@ -17,9 +17,8 @@ from types import MappingProxyType
 from typing import Any
 
 from monitor.errors import ConfigError
-from monitor.records import REPO_TYPES, Suppression
+from monitor.records import REPO_TYPES, SEVERITIES, Suppression
 
-SEVERITIES = ("low", "medium", "high", "critical")
 DEFAULT_ENDPOINT = "https://huggingface.co"
 SEARCH_PATHS = ("leakmon.toml", "/etc/leakmon/leakmon.toml")
 
@@ -77,6 +76,53 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ContentConfig:
+    """The content tier's per-scan budget: files fetched from new Spaces and candidates."""
+
+    max_requests: int = 100  # Hub requests (API and resolver) the content tier may spend per scan
+    max_bytes: int = 16_000_000  # bytes it may download per scan
+    max_file_bytes: int = 262_144  # bytes read of one file (its opening part)
+
+
+@dataclass(frozen=True, slots=True)
+class FingerprintConfig:
+    """What a lab knows about its own model. Every field given must hold; None means "not given"."""
+
+    architecture: str | None = None  # gguf.architecture or config.json model_type
+    context_length: int | None = None  # gguf.context_length or config.json max_position_embeddings
+    parameters: int | None = None  # safetensors.total or gguf.total
+    tolerance: float = 0.0  # relative tolerance on parameters
+    hidden_size: int | None = None  # config.json fields
+    num_hidden_layers: int | None = None
+    vocab_size: int | None = None
+    rope_theta: float | None = None
+    tensors: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    sha256: tuple[str, ...] = ()  # LFS oids of known files
+
+    def describe(self) -> str:
+        """`architecture=llama, context_length=32764, parameters=68976648192±1%`: for evidence."""
+        parts = []
+        for name in ("architecture", "context_length", "parameters"):
+            value = getattr(self, name)
+            if value is not None:
+                tol = (
+                    f"±{self.tolerance:.2%}".replace(".00%", "%")
+                    if name == "parameters" and self.tolerance
+                    else ""
+                )
+                parts.append(f"{name}={value}{tol}")
+        for name in ("hidden_size", "num_hidden_layers", "vocab_size", "rope_theta"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}")
+        if self.tensors:
+            parts.append(f"{len(self.tensors)} tensor shape(s)")
+        if self.sha256:
+            parts.append(f"{len(self.sha256)} sha256")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
 class WatchConfig:
     name: str
     terms: tuple[str, ...]
@@ -87,6 +133,9 @@ class WatchConfig:
     notify: tuple[str, ...] | None = None  # None: every notifier
     owners: tuple[str, ...] = ()  # suspicious owners: everything they publish matches
     exclude: tuple[str, ...] = ()  # regexes for known legitimate names this watch never alerts on
+    content: tuple[str, ...] = ()  # strings searched in the files of new Spaces and candidates
+    content_patterns: tuple[str, ...] = ()  # regexes for the same
+    fingerprints: tuple[FingerprintConfig, ...] = ()  # [[watch.fingerprint]]: any one is enough
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +159,7 @@ class Config:
     source: Path | None = None
     allowlist: tuple[Suppression, ...] = ()  # global: never alert on these, for any watch
     metrics: MetricsConfig = MetricsConfig()
+    content: ContentConfig = ContentConfig()
 
     def notifiers_for(self, watch: WatchConfig) -> tuple[NotifierConfig, ...]:
         if watch.notify is None:
@@ -312,9 +362,42 @@ def _listen(value: str) -> tuple[str, int] | None:
 
 
 DATABASE_SCHEMA = {"path": Option("str", default="leakmon.db")}
+
+
+def _sha256s(value: list[str]) -> str | None:
+    if not value:
+        return "must list at least one sha256"
+    for i, digest in enumerate(value):
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", digest.strip()):
+            return f"[{i}] must be 64 hexadecimal digits (an LFS oid), not {digest[:80]!r}"
+    return None
+
+
+def _not_negative(value: Any) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
+CONTENT_SCHEMA = {
+    "max_requests": Option("int", default=100, check=_not_negative),
+    "max_bytes": Option("int", default=16_000_000, check=_not_negative),
+    "max_file_bytes": Option("int", default=262_144, check=positive),
+}
+FINGERPRINT_SCHEMA = {
+    "architecture": Option("str", check=lambda v: None if v.strip() else "must not be empty"),
+    "context_length": Option("int", check=positive),
+    "parameters": Option("int", check=positive),
+    "tolerance": Option(
+        "float", default=0.0, check=lambda v: None if 0 <= v < 1 else "must be at least 0 and below 1"
+    ),
+    "hidden_size": Option("int", check=positive),
+    "num_hidden_layers": Option("int", check=positive),
+    "vocab_size": Option("int", check=positive),
+    "rope_theta": Option("float", check=positive),
+    "sha256": Option("list", default=[], check=_sha256s),
+}
 WATCH_SCHEMA = {
     "name": Option("str", required=True, check=_name),
-    "terms": Option("list", required=True, check=_terms),
+    "terms": Option("list", check=_terms),
     "patterns": Option("list", default=[], check=_patterns),
     "fuzzy": Option("bool", default=True),
     "ignore_authors": Option("list", default=[]),
@@ -322,7 +405,73 @@ WATCH_SCHEMA = {
     "notify": Option("list"),
     "owners": Option("list", default=[], check=_owners),
     "exclude": Option("list", default=[], check=_patterns),
+    "content": Option("list", default=[], check=lambda v: _non_empty_strings(v, 3)),
+    "content_patterns": Option("list", default=[], check=_patterns),
 }
+
+
+def _non_empty_strings(value: list[str], min_len: int) -> str | None:
+    for i, s in enumerate(value):
+        if len(s.strip()) < min_len:
+            return f"[{i}] must hold at least {min_len} characters (a shorter string is everywhere)"
+    return None
+
+
+def _tensors(key: str, value: Any) -> Mapping[str, tuple[int, ...]]:
+    """`tensors = { "model.embed_tokens.weight" = [32000, 4096] }`: tensor names and shapes."""
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(
+            key, 'must be a table of tensor names and shapes, e.g. { "lm_head.weight" = [32000, 4096] }'
+        )
+    out = {}
+    for name, shape in value.items():
+        ok = isinstance(shape, list) and all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        )
+        if not ok:
+            raise ConfigError(
+                f"{key}.{name}", "must be a list of dimensions (whole numbers), e.g. [32000, 4096]"
+            )
+        out[name] = tuple(shape)
+    return MappingProxyType(out)
+
+
+def _fingerprints(prefix: str, value: Any, base_dir: Path) -> tuple[FingerprintConfig, ...]:
+    out = []
+    for j, raw in enumerate(_array_of_tables(prefix, value)):
+        key = f"{prefix}[{j}]"
+        raw = dict(raw)
+        tensors = (
+            _tensors(f"{key}.tensors", _expand_all(f"{key}.tensors", raw.pop("tensors")))
+            if "tensors" in raw
+            else {}
+        )
+        f = read_options(key, raw, FINGERPRINT_SCHEMA, base_dir, also_known={"tensors": Option("str")})
+        given = [k for k in FINGERPRINT_SCHEMA if k != "tolerance" and f[k] not in (None, [])]
+        if not given and not tensors:
+            known = ", ".join(sorted(k for k in {*FINGERPRINT_SCHEMA, "tensors"} if k != "tolerance"))
+            raise ConfigError(key, f"a fingerprint needs at least one of {known}")
+        if f["tolerance"] and f["parameters"] is None:
+            raise ConfigError(
+                f"{key}.tolerance", "applies to parameters, which this fingerprint does not give"
+            )
+        out.append(
+            FingerprintConfig(
+                architecture=f["architecture"].strip().lower() if f["architecture"] else None,
+                context_length=f["context_length"],
+                parameters=f["parameters"],
+                tolerance=float(f["tolerance"]),
+                hidden_size=f["hidden_size"],
+                num_hidden_layers=f["num_hidden_layers"],
+                vocab_size=f["vocab_size"],
+                rope_theta=float(f["rope_theta"]) if f["rope_theta"] is not None else None,
+                tensors=MappingProxyType(dict(tensors)),
+                sha256=tuple(dict.fromkeys(s.strip().lower() for s in f["sha256"])),
+            )
+        )
+    return tuple(out)
+
+
 ALLOWLIST_SCHEMA = {
     "repos": Option("list", default=[], check=_repo_ids),
     "authors": Option("list", default=[], check=_owners),
@@ -352,7 +501,7 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
     """Validate an already-decoded TOML document."""
     from monitor.notifiers import notifier_class  # late: notifiers import config for Option
 
-    known = {"hub", "database", "metrics", "watch", "notifier", "allowlist"}
+    known = {"hub", "database", "metrics", "watch", "notifier", "allowlist", "content"}
     for key in data:
         if key not in known:
             raise ConfigError(key, f"unknown section (known: {', '.join(sorted(known))})")
@@ -376,6 +525,9 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
     )
     metrics = read_options("metrics", _table("metrics", data.get("metrics", {})), METRICS_SCHEMA, base_dir)
     metrics_cfg = MetricsConfig(listen=_listen(metrics["listen"]) if metrics["listen"] else None)
+
+    content = read_options("content", _table("content", data.get("content", {})), CONTENT_SCHEMA, base_dir)
+    content_cfg = ContentConfig(**content)
 
     db = read_options("database", _table("database", data.get("database", {})), DATABASE_SCHEMA, base_dir)
     db_path = Path(db["path"]).expanduser()
@@ -414,7 +566,21 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
     names = {n.name for n in notifiers}
     for i, raw in enumerate(raw_watches):
         prefix = f"watch[{i}]"
-        w = read_options(prefix, raw, WATCH_SCHEMA, base_dir)
+        raw = dict(raw)
+        fingerprints = (
+            _fingerprints(f"{prefix}.fingerprint", raw.pop("fingerprint"), base_dir)
+            if "fingerprint" in raw
+            else ()
+        )
+        w = read_options(prefix, raw, WATCH_SCHEMA, base_dir, also_known={"fingerprint": Option("str")})
+        if w["terms"] is None:
+            if not (w["patterns"] or w["owners"] or w["content"] or w["content_patterns"] or fingerprints):
+                raise ConfigError(
+                    f"{prefix}.terms",
+                    "is required (or give patterns, owners, content, content_patterns"
+                    " or a [[watch.fingerprint]])",
+                )
+            w["terms"] = []
         if any(x.name == w["name"] for x in watches):
             raise ConfigError(f"{prefix}.name", f"duplicate watch name {w['name']!r}")
         notify = w["notify"]
@@ -436,6 +602,9 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
                 notify=tuple(notify) if notify is not None else None,
                 owners=tuple(w["owners"]),
                 exclude=tuple(w["exclude"]),
+                content=tuple(w["content"]),
+                content_patterns=tuple(w["content_patterns"]),
+                fingerprints=fingerprints,
             )
         )
     allow = read_options(
@@ -454,6 +623,7 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
         source=source,
         allowlist=allowlist,
         metrics=metrics_cfg,
+        content=content_cfg,
     )
 
 
@@ -530,7 +700,25 @@ def redacted(cfg: Config) -> dict[str, Any]:
             "listen": f"{cfg.metrics.listen[0]}:{cfg.metrics.listen[1]}" if cfg.metrics.listen else None
         },
         "database": {"path": str(cfg.database.path)},
-        "watch": [{k: show(getattr(w, k)) for k in WatchConfig.__slots__} for w in cfg.watches],
+        "content": {k: getattr(cfg.content, k) for k in ContentConfig.__slots__},
+        "watch": [
+            {k: show(getattr(w, k)) for k in WatchConfig.__slots__ if k != "fingerprints"}
+            | {"fingerprint": [_fingerprint_dict(f) for f in w.fingerprints]}
+            for w in cfg.watches
+        ],
         "allowlist": [{"kind": a.kind, "value": a.value} for a in cfg.allowlist],
         "notifier": notifiers,
     }
+
+
+def _fingerprint_dict(fp: FingerprintConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in FingerprintConfig.__slots__:
+        value = getattr(fp, name)
+        if name == "tensors":
+            value = {k: list(v) for k, v in value.items()}
+        elif isinstance(value, tuple):
+            value = list(value)
+        if value not in (None, [], {}) and not (name == "tolerance" and fp.parameters is None):
+            out[name] = value
+    return out

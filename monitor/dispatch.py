@@ -14,7 +14,7 @@ import structlog
 
 from monitor.errors import DeliveryError
 from monitor.notifiers.base import Notifier
-from monitor.records import Alert
+from monitor.records import Alert, basis
 from monitor.store import OutboxItem, Store, parse_iso, utcnow
 
 log = structlog.get_logger("leakmon.dispatch")
@@ -52,6 +52,8 @@ def alert_data(hit: Mapping[str, Any]) -> dict[str, Any]:
         "author": hit.get("author") or "",
         "created_at": parse_iso(created).strftime("%Y-%m-%dT%H:%M:%SZ") if created else None,
         "matches": list(hit["matches"]),
+        # What the severity rests on: "sha256", "fingerprint", "content" or "name".
+        "basis": basis(m.get("rule", "") for m in hit["matches"] if isinstance(m, Mapping)),
     }
 
 
@@ -243,6 +245,7 @@ def test_alert(endpoint: str) -> Alert:
         "matches": [
             {"rule": "term", "field": "repo_id", "term": "notify-test", "text": "notify-test", "score": 1.0}
         ],
+        "basis": "name",
         "test": True,
     }
     return Alert("test", f"msg_test_{uuid.uuid4().hex}", now, data)

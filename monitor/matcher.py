@@ -629,6 +629,17 @@ class Matcher:
         skip = self._skipped(repo_id, owner, repo.author)
         return [m for _, m in self._assemble_indexed(entries, skip, repo_id)]
 
+    def silenced(self, repo: Repo) -> frozenset[str]:
+        """Watches that must not alert on this repo, whatever evidence it holds: the allowlist and
+        global suppressions (every watch), ignore_authors, per-watch suppressions, and `exclude`
+        patterns that find its repo id. Fingerprint and content matches obey these like names do."""
+        repo_id, owner = repo.repo_id, repo.owner
+        if self._any_suppression and self._globally_suppressed(repo_id, owner, repo.author):
+            return frozenset(w.name for w in self.watches)
+        skip = set(self._skipped(repo_id, owner, repo.author))
+        skip |= {w for w in self._excludes if self._excluded_any(w, repo_id)}
+        return frozenset(self.watches[w].name for w in skip)
+
     def match_text(self, text: str) -> list[Match]:
         """`leakmon match TEXT`: a TEXT with "/" is a repo id (owner and name matched, owner checked
         against ignore_authors and suppressions); any other TEXT is a title (field "title")."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -46,23 +46,63 @@ class Repo:
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """Why a repo matched a watch: one piece of evidence."""
+    """Why a repo matched a watch: one piece of evidence.
+
+    Name rules ("term", "fuzzy", "pattern", "owner") read the listing's names and titles; evidence
+    rules read what a repo holds: "fingerprint" (metadata: GGUF, safetensors, config), "sha256" (a
+    known file's LFS oid) and "content" (a watched string or pattern in a file). `file` and `line`
+    say where in the repo, for the rules that read files.
+    """
 
     watch: str
-    rule: str  # "term" | "fuzzy" | "pattern" | "owner"
-    field: str  # "repo_id" | "owner" | "title" | "tags" | "base_model" | "models"
-    term: str  # the watched term or pattern that matched
-    text: str  # the text of the field that matched
-    score: float  # 1.0 exact; lower for fuzzy
+    rule: str  # "term" | "fuzzy" | "pattern" | "owner" | "fingerprint" | "sha256" | "content"
+    field: str  # "repo_id" | "owner" | "title" | "tags" | "base_model" | "models" | "gguf" | ... | "file"
+    term: str  # the watched term, pattern, fingerprint or string that matched
+    text: str  # what the repo showed: the field's text, the metadata read, the line of the file
+    score: float  # 1.0 exact; lower for fuzzy or within a tolerance
+    file: str | None = None  # path in the repo, for evidence read from a file
+    line: int | None = None  # 1-based line of `file`, for content matches
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "rule": self.rule,
             "field": self.field,
             "term": self.term,
             "text": self.text,
             "score": self.score,
         }
+        if self.file is not None:
+            out["file"] = self.file
+        if self.line is not None:
+            out["line"] = self.line
+        return out
+
+
+SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
+NAME_RULES = frozenset({"term", "fuzzy", "pattern", "owner"})
+# Severity that evidence of what a repo holds carries by itself, whatever the watch says.
+EVIDENCE_SEVERITY: dict[str, str] = {"sha256": "critical", "fingerprint": "high", "content": "high"}
+
+
+def basis(rules: Iterable[str]) -> str:
+    """The strongest kind of evidence among match rules: "sha256", "fingerprint", "content" or "name"."""
+    found = set(rules)
+    for rule in ("sha256", "fingerprint", "content"):
+        if rule in found:
+            return rule
+    return "name"
+
+
+def severity_for(configured: str, rules: Iterable[str]) -> str:
+    """A hash match is critical, metadata fingerprints and content high, a name alone as configured.
+
+    Evidence only raises: a name match of a critical watch stays critical.
+    """
+    found = set(rules)
+    levels = [EVIDENCE_SEVERITY[r] for r in found if r in EVIDENCE_SEVERITY]
+    if found & NAME_RULES or not levels:
+        levels.append(configured)
+    return max(levels, key=SEVERITIES.index)
 
 
 @dataclass(frozen=True, slots=True)

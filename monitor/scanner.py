@@ -9,13 +9,15 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from monitor import content
 from monitor.config import Config
 from monitor.dispatch import DeliveryStats, Relay
 from monitor.errors import HubError
+from monitor.fingerprint import EVIDENCE_NEEDS, Evidence
 from monitor.hub import HubSource
 from monitor.matcher import Matcher
-from monitor.records import Match, Repo, repo_url
-from monitor.store import NewHit, Store, utcnow
+from monitor.records import Match, Repo, repo_url, severity_for
+from monitor.store import NewHit, NewProbe, Store, utcnow
 
 log = structlog.get_logger("leakmon.scan")
 
@@ -43,6 +45,7 @@ class ScanResult:
     errors: list[str] = field(default_factory=list)
     delivery: DeliveryStats = field(default_factory=DeliveryStats)
     outbox_pending: int = 0
+    content: content.ContentResult | None = None  # the content tier's run (None: it did not run)
 
     @property
     def ok(self) -> bool:
@@ -69,24 +72,34 @@ class Scanner:
         self.source = source
         self.relay = relay
         self.matcher = matcher or Matcher(cfg.watches, cfg.allowlist)
+        self.evidence = Evidence(cfg.watches)
+        # [content] max_requests = 0 turns the content tier off: nothing is queued for it.
+        self.probing = cfg.content.max_requests > 0
         self.overlap = overlap
         self.delivery_wait = delivery_wait
         self._watches = {w.name: w for w in cfg.watches}
         # Set by the daemon on SIGTERM: the scan ends after the page in progress.
         self.stop = stop or threading.Event()
 
-    def _hits_for(self, repo: Repo, matches: list[Match]) -> list[NewHit]:
+    def required_fields(self, repo_type: str) -> tuple[str, ...]:
+        """Listing `expand` fields: the matcher's, plus what the cheap evidence tier reads."""
+        fields = self.matcher.required_fields.get(repo_type, ())
+        return (*fields, *(f for f in self.evidence.required_fields(repo_type) if f not in fields))
+
+    def hits_for(self, repo: Repo, matches: list[Match]) -> list[NewHit]:
+        """One hit per watch among `matches`, its severity from the evidence, its notifiers by that."""
         by_watch: dict[str, list[Match]] = defaultdict(list)
         for m in matches:
             by_watch[m.watch].append(m)
         hits = []
         for name, found in by_watch.items():
             watch = self._watches[name]
-            notifiers = [n.name for n in self.cfg.notifiers_for(watch) if n.accepts(watch.severity)]
+            severity = severity_for(watch.severity, (m.rule for m in found))
+            notifiers = [n.name for n in self.cfg.notifiers_for(watch) if n.accepts(severity)]
             hits.append(
                 NewHit(
                     watch=name,
-                    severity=watch.severity,
+                    severity=severity,
                     repo=repo,
                     url=repo_url(self.cfg.hub.endpoint, repo.repo_type, repo.repo_id),
                     matches=found,
@@ -99,7 +112,7 @@ class Scanner:
         cursor = self.store.get_cursor(repo_type)
         since = cursor - self.overlap if cursor else now - timedelta(seconds=self.cfg.hub.lookback)
         newest = cursor
-        fields = self.matcher.required_fields.get(repo_type, ())
+        fields = self.required_fields(repo_type)
         for page in self.source.iter_new(repo_type, since, fields):  # type: ignore[arg-type]
             for repo in page:
                 if repo.created_at <= now + MAX_CLOCK_SKEW and (newest is None or repo.created_at > newest):
@@ -115,13 +128,24 @@ class Scanner:
             self.store.set_cursor(repo_type, newest, scan_id, now=now)
 
     def record(self, repos: list[Repo], scan_id: int | None, now: datetime | None = None) -> list[int]:
-        """Match repos and record their hits with the outbox rows (one transaction); the new hit ids."""
+        """Match repos and record their hits with the outbox rows and the content tier's probes
+        (one transaction); the new hit ids."""
         hits: list[NewHit] = []
+        probes: list[NewProbe] = []
         for repo in repos:
             matches = self.matcher.match_repo(repo)
+            if self.evidence.active:
+                assessed = self.evidence.assess(repo)
+                if assessed.matches or assessed.needs:
+                    silenced = self.matcher.silenced(repo)
+                    matches += [m for m in assessed.matches if m.watch not in silenced]
+                    if assessed.needs and self.probing and not self._all_silenced(silenced):
+                        probes.append(NewProbe(repo, "candidate", assessed.needs))
             if matches:
-                hits.extend(self._hits_for(repo, matches))
-        new_ids = self.store.record_hits(scan_id, hits, now=now)
+                hits.extend(self.hits_for(repo, matches))
+                if self.probing:
+                    probes.append(NewProbe(repo, "evidence", EVIDENCE_NEEDS))
+        new_ids = self.store.record_hits(scan_id, hits, now=now, probes=probes)
         for hit in self.store.list_hits(ids=new_ids) if new_ids else []:
             log.info(
                 "hit.new",
@@ -132,6 +156,12 @@ class Scanner:
                 severity=hit["severity"],
             )
         return new_ids
+
+    def _all_silenced(self, silenced: frozenset[str]) -> bool:
+        """Whether every watch with fingerprints or content strings is silenced for a repo."""
+        return all(
+            w.name in silenced for w in self.cfg.watches if w.fingerprints or w.content or w.content_patterns
+        )
 
     def close(self) -> None:
         self.relay.close()
@@ -159,6 +189,11 @@ class Scanner:
                 result.outcome = "failed"
                 result.errors.append(f"{repo_type}s: {err}")
                 bound.error("scan.type_failed", repo_type=repo_type, error=str(err))
+        if self.probing and result.outcome == "ok" and not self.stop.is_set():
+            # The Hub answered every listing: now the files of candidates and new hits, in budget.
+            result.content = content.run(self, scan_id, now)
+            result.new_hit_ids.extend(result.content.new_hit_ids)
+            result.errors.extend(f"content: {e}" for e in result.content.errors)
         result.hub_requests = self.source.requests - requests_before
         for notifier in self.cfg.notifiers:
             if notifier.digest_over is not None:

@@ -121,6 +121,25 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (term, repo_type)
     );
     """,
+    """
+    ALTER TABLE hits ADD COLUMN evidence TEXT;          -- JSON: what the repo held when detected, bounded
+    CREATE TABLE probes (
+        id INTEGER PRIMARY KEY,
+        repo_type TEXT NOT NULL,
+        repo_id TEXT NOT NULL,
+        kind TEXT NOT NULL,                        -- candidate (may become a hit) | evidence (of a hit)
+        needs TEXT NOT NULL,                       -- JSON list: files, config, header, texts
+        repo TEXT NOT NULL,                        -- JSON: the listing item, to judge it again
+        created_at TEXT NOT NULL,                  -- the repo's createdAt on the Hub
+        enqueued_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',    -- pending | done | gone | failed
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        finished_at TEXT,
+        UNIQUE (repo_type, repo_id)
+    );
+    CREATE INDEX probes_due ON probes(status, kind, enqueued_at);
+    """,
 )
 
 OPEN_STATUSES = ("new", "acknowledged", "reported")  # the hit still needs someone
@@ -178,6 +197,41 @@ def bounded_json(value: Any, limit: int = MAX_EVIDENCE_BYTES) -> str:
     )
 
 
+MAX_EVIDENCE_TEXT = 8_000  # characters of one text kept in a hit's evidence
+
+
+def evidence_json(evidence: Mapping[str, Any], limit: int = 4 * MAX_EVIDENCE_BYTES) -> str:
+    """A hit's evidence as JSON within `limit` bytes: the longest texts and lists are cut first,
+    so what remains is always valid JSON with the same keys."""
+    data = json.loads(json.dumps(evidence, ensure_ascii=False, default=str))
+    text = json.dumps(data, ensure_ascii=False)
+    for cap in (MAX_EVIDENCE_TEXT, 2_000, 500, 100):
+        if len(text.encode()) <= limit:
+            return text
+        data = _cap(data, cap)
+        data["truncated"] = True
+        text = json.dumps(data, ensure_ascii=False)
+    return json.dumps({"truncated": True, "bytes": len(text.encode())})
+
+
+def _cap(value: Any, cap: int) -> Any:
+    if isinstance(value, str):
+        return value[:cap]
+    if isinstance(value, list):
+        return [_cap(v, cap) for v in value[: max(cap // 10, 10)]]
+    if isinstance(value, dict):
+        return {k: _cap(v, cap) for k, v in list(value.items())[: max(cap // 10, 10)]}
+    return value
+
+
+def _probe_item(repo: Repo) -> str:
+    """The listing item a probe re-judges the repo from; bounded (a hostile item keeps its id)."""
+    text = json.dumps(dict(repo.raw), ensure_ascii=False, default=str)
+    if len(text.encode()) <= MAX_EVIDENCE_BYTES:
+        return text
+    return json.dumps({"id": repo.repo_id, "createdAt": iso(repo.created_at)})
+
+
 @dataclass(frozen=True, slots=True)
 class NewHit:
     """A hit to record: one repo matched one watch, with the notifiers to alert."""
@@ -188,6 +242,31 @@ class NewHit:
     url: str
     matches: Sequence[Match]
     notifiers: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class NewProbe:
+    """A repo the content tier must fetch files of: a `candidate` that may become a hit, or the
+    `evidence` of a hit (queued only when that hit is new)."""
+
+    repo: Repo
+    kind: str  # "candidate" | "evidence"
+    needs: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    id: int
+    repo_type: str
+    repo_id: str
+    kind: str
+    needs: frozenset[str]
+    item: dict[str, Any]  # the listing item
+    created_at: datetime
+    attempts: int
+
+
+MAX_PROBE_ATTEMPTS = 10  # a probe the Hub keeps failing is given up (status failed) after this many
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,54 +410,72 @@ class Store:
     # --- hits ----------------------------------------------------------------------------------
 
     def record_hits(
-        self, scan_id: int | None, hits: Sequence[NewHit], now: datetime | None = None
+        self,
+        scan_id: int | None,
+        hits: Sequence[NewHit],
+        now: datetime | None = None,
+        probes: Sequence[NewProbe] = (),
     ) -> list[int]:
-        """Record hits and their outbox rows in one transaction. Returns the ids of hits that are new.
+        """Record hits, their outbox rows and the probes of the content tier in one transaction.
+        Returns the ids of hits that are new.
 
         A hit already recorded for (watch, repo type, repo id) only has `last_seen` refreshed: it is
-        never alerted twice.
+        never alerted twice. An `evidence` probe is queued only for a repo with a new hit.
         """
-        if not hits:
+        if not hits and not probes:
             return []
         stamp = iso(now or utcnow())
-        new_ids: list[int] = []
         with self._write() as conn:
-            for hit in hits:
-                repo = hit.repo
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO hits (watch, repo_type, repo_id, author, url, severity,"
-                    " created_at, first_seen, last_seen, scan_id, matches, repo)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        hit.watch,
-                        repo.repo_type,
-                        repo.repo_id,
-                        repo.author,
-                        hit.url,
-                        hit.severity,
-                        iso(repo.created_at),
-                        stamp,
-                        stamp,
-                        scan_id,
-                        json.dumps([m.as_dict() for m in hit.matches], ensure_ascii=False),
-                        bounded_json(dict(repo.raw)),
-                    ),
+            recorded = self._insert_hits(conn, scan_id, hits, stamp)
+            fresh = {(h.repo.repo_type, h.repo.repo_id) for h, _, new in recorded if new}
+            for probe in probes:
+                if probe.kind == "candidate" or (probe.repo.repo_type, probe.repo.repo_id) in fresh:
+                    self._enqueue_probe(conn, probe, stamp)
+        return [hit_id for _, hit_id, new in recorded if new]
+
+    def _insert_hits(
+        self, conn: sqlite3.Connection, scan_id: int | None, hits: Sequence[NewHit], stamp: str
+    ) -> list[tuple[NewHit, int, bool]]:
+        """Insert hits, and outbox rows for the new ones: [(hit, hit id, is new)]."""
+        out: list[tuple[NewHit, int, bool]] = []
+        for hit in hits:
+            repo = hit.repo
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO hits (watch, repo_type, repo_id, author, url, severity,"
+                " created_at, first_seen, last_seen, scan_id, matches, repo)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    hit.watch,
+                    repo.repo_type,
+                    repo.repo_id,
+                    repo.author,
+                    hit.url,
+                    hit.severity,
+                    iso(repo.created_at),
+                    stamp,
+                    stamp,
+                    scan_id,
+                    json.dumps([m.as_dict() for m in hit.matches], ensure_ascii=False),
+                    bounded_json(dict(repo.raw)),
+                ),
+            )
+            if cur.rowcount != 1:
+                row = conn.execute(
+                    "UPDATE hits SET last_seen = ? WHERE watch = ? AND repo_type = ? AND repo_id = ?"
+                    " RETURNING id",
+                    (stamp, hit.watch, repo.repo_type, repo.repo_id),
+                ).fetchone()
+                out.append((hit, int(row[0]), False))
+                continue
+            hit_id = int(cur.lastrowid or 0)
+            out.append((hit, hit_id, True))
+            for notifier in hit.notifiers:
+                conn.execute(
+                    "INSERT INTO outbox (hit_id, notifier, event, webhook_id, created_at,"
+                    " next_attempt_at) VALUES (?, ?, 'hit.created', ?, ?, ?)",
+                    (hit_id, notifier, f"msg_{uuid.uuid4().hex}", stamp, stamp),
                 )
-                if cur.rowcount != 1:
-                    conn.execute(
-                        "UPDATE hits SET last_seen = ? WHERE watch = ? AND repo_type = ? AND repo_id = ?",
-                        (stamp, hit.watch, repo.repo_type, repo.repo_id),
-                    )
-                    continue
-                hit_id = int(cur.lastrowid or 0)
-                new_ids.append(hit_id)
-                for notifier in hit.notifiers:
-                    conn.execute(
-                        "INSERT INTO outbox (hit_id, notifier, event, webhook_id, created_at,"
-                        " next_attempt_at) VALUES (?, ?, 'hit.created', ?, ?, ?)",
-                        (hit_id, notifier, f"msg_{uuid.uuid4().hex}", stamp, stamp),
-                    )
-        return new_ids
+        return out
 
     def _hit_rows(self, where: str = "", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         # `where` is built here from fixed clauses with ? placeholders; values travel as params.
@@ -606,6 +703,116 @@ class Store:
 
     def hit_events(self, hit_id: int) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM hit_events WHERE hit_id = ? ORDER BY id", [hit_id]))
+
+    # --- the content tier's probes ---------------------------------------------------------------
+
+    def _enqueue_probe(self, conn: sqlite3.Connection, probe: NewProbe, stamp: str) -> None:
+        """Queue a probe, or widen a pending one. A finished probe is queued again only when it
+        needs more than was fetched (a repo re-read within the overlap is not fetched twice)."""
+        repo = probe.repo
+        row = conn.execute(
+            "SELECT id, kind, needs, status FROM probes WHERE repo_type = ? AND repo_id = ?",
+            (repo.repo_type, repo.repo_id),
+        ).fetchone()
+        needs = set(probe.needs)
+        if row is None:
+            conn.execute(
+                "INSERT INTO probes (repo_type, repo_id, kind, needs, repo, created_at, enqueued_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    repo.repo_type,
+                    repo.repo_id,
+                    probe.kind,
+                    json.dumps(sorted(needs)),
+                    _probe_item(repo),
+                    iso(repo.created_at),
+                    stamp,
+                ),
+            )
+            return
+        probe_id, kind, old_json, status = row
+        old = set(json.loads(old_json))
+        if status == "pending" or not needs <= old:
+            kind = "candidate" if "candidate" in (kind, probe.kind) else kind
+            conn.execute(
+                "UPDATE probes SET kind = ?, needs = ?, repo = ?, status = 'pending', attempts = 0,"
+                " last_error = NULL, finished_at = NULL,"
+                " enqueued_at = CASE WHEN status = 'pending' THEN enqueued_at ELSE ? END WHERE id = ?",
+                (kind, json.dumps(sorted(needs | old)), _probe_item(repo), stamp, probe_id),
+            )
+
+    def due_probes(self, limit: int = 500) -> list[Probe]:
+        """Pending probes, candidates (possible leaks) before evidence, oldest first."""
+        rows = self.conn.execute(
+            "SELECT id, repo_type, repo_id, kind, needs, repo, created_at, attempts FROM probes"
+            " WHERE status = 'pending' ORDER BY kind = 'evidence', enqueued_at, id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            Probe(
+                r[0], r[1], r[2], r[3], frozenset(json.loads(r[4])), json.loads(r[5]), parse_iso(r[6]), r[7]
+            )
+            for r in rows
+        ]
+
+    def complete_probe(
+        self,
+        probe_id: int,
+        scan_id: int | None,
+        hits: Sequence[NewHit],
+        evidence: Mapping[str, Any] | None,
+        now: datetime | None = None,
+    ) -> list[int]:
+        """A probe's outcome in one transaction: its hits and their outbox rows, the evidence on
+        every hit of that repo, the probe marked done. Returns the ids of hits that are new."""
+        stamp = iso(now or utcnow())
+        with self._write() as conn:
+            row = conn.execute("SELECT repo_type, repo_id FROM probes WHERE id = ?", (probe_id,)).fetchone()
+            if row is None:
+                return []
+            recorded = self._insert_hits(conn, scan_id, hits, stamp)
+            if evidence is not None:
+                conn.execute(
+                    "UPDATE hits SET evidence = ? WHERE repo_type = ? AND repo_id = ?",
+                    (evidence_json(evidence), row[0], row[1]),
+                )
+            conn.execute(
+                "UPDATE probes SET status = 'done', finished_at = ?, last_error = NULL WHERE id = ?",
+                (stamp, probe_id),
+            )
+        return [hit_id for _, hit_id, new in recorded if new]
+
+    def end_probe(self, probe_id: int, status: str, error: str, now: datetime | None = None) -> None:
+        """A probe that cannot complete: "gone" (the repo is not on the Hub), or a Hub failure that
+        leaves it pending for the next scan ("failed" after MAX_PROBE_ATTEMPTS)."""
+        stamp = iso(now or utcnow())
+        with self._write() as conn:
+            if status == "gone":
+                conn.execute(
+                    "UPDATE probes SET status = 'gone', last_error = ?, finished_at = ? WHERE id = ?",
+                    (error, stamp, probe_id),
+                )
+                return
+            conn.execute(
+                "UPDATE probes SET attempts = attempts + 1, last_error = ?,"
+                " status = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE 'pending' END,"
+                " finished_at = CASE WHEN attempts + 1 >= ? THEN ? END WHERE id = ?",
+                (error, MAX_PROBE_ATTEMPTS, MAX_PROBE_ATTEMPTS, stamp, probe_id),
+            )
+
+    def prune_probes(self, before: datetime) -> int:
+        """Forget finished probes older than `before` (they only keep re-reads from fetching twice)."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "DELETE FROM probes WHERE status != 'pending' AND finished_at < ?", (iso(before),)
+            )
+            return cur.rowcount
+
+    def probe_counts(self) -> dict[str, int]:
+        counts = {"pending": 0, "done": 0, "gone": 0, "failed": 0}
+        for status, n in self.conn.execute("SELECT status, COUNT(*) FROM probes GROUP BY status"):
+            counts[status] = n
+        return counts
 
     # --- sweeps --------------------------------------------------------------------------------
 

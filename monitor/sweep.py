@@ -65,7 +65,7 @@ def sweep(
         state = store.sweep_state(search, repo_type) or {}
         start_url = None if restart else state.get("next_url")
         read = 0
-        fields = scanner.matcher.required_fields.get(repo_type, ())
+        fields = scanner.required_fields(repo_type)
         try:
             for page, next_url in source.search_pages(repo_type, search, fields, start_url):  # type: ignore[arg-type]
                 result.new_hit_ids.extend(scanner.record(page, None))

@@ -260,7 +260,8 @@ def test_hf_endpoint_environment_is_honoured(
     add_sora(sim)
     result = make_scanner(path).run_once()
     assert result.ok and len(result.new_hit_ids) == 1
-    assert len(sim.requests()) == 3
+    # Every request went to the simulator: three listings and the hit's evidence (its file list).
+    assert len(sim.requests()) == result.hub_requests == 4
     assert BLOCKED == []  # nothing tried to reach huggingface.co or anywhere else
 
 
@@ -307,8 +308,9 @@ def test_connection_reset_is_retried_and_counted(
     sim.reset_connection(path=r"^/api/spaces$", times=1)
     result = make_scanner(config_file).run_once()
     assert result.ok and len(result.new_hit_ids) == 1
-    assert result.hub_requests == 3  # the reset request got no response; its retry is counted
-    assert len(sim.requests(path_prefix="/api/spaces")) == 2
+    # Three listings (the reset request got no response; its retry is counted) and the hit's evidence.
+    assert result.hub_requests == 4
+    assert len([r for r in sim.requests() if r.path == "/api/spaces"]) == 2
 
 
 def test_tags_base_models_linked_models_and_owners_reach_hits(

@@ -125,6 +125,7 @@ class MatchView:
     field: str
     term: str
     text: str
+    where: str  # "app.py:12" for evidence read from a file, else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,7 @@ class HitView:
     author: str
     created_at: str
     removed_at: str
+    basis: str  # what the severity rests on, in words ("" for a name match)
     matches: tuple[MatchView, ...]
     more_matches: int
 
@@ -162,7 +164,7 @@ class AlertView:
         return self.hits[0] if self.hits else _EMPTY_HIT
 
 
-_EMPTY_HIT = HitView("HIGH", "", "", "", "", "", "", "", (), 0)
+_EMPTY_HIT = HitView("HIGH", "", "", "", "", "", "", "", "", (), 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,20 @@ def _severity(value: object) -> str:
     return text.upper() if text in SEVERITIES else (text.upper() or "HIGH")
 
 
+# Fixed wording for a hit's `basis`: what its severity rests on.
+BASIS_WORDS = {
+    "sha256": "a known file's sha256 (critical)",
+    "fingerprint": "model metadata matching a fingerprint (high)",
+    "content": "a watched string in the repo's files (high)",
+}
+
+
+def _where(m: Mapping[str, Any]) -> str:
+    path = clean(m.get("file"), 200) if m.get("file") else ""
+    line = m.get("line")
+    return f"{path}:{line}" if path and isinstance(line, int) and not isinstance(line, bool) else path
+
+
 def _hit(data: Mapping[str, Any], limit: int) -> HitView:
     raw_matches = data.get("matches")
     matches = [m for m in raw_matches if isinstance(m, Mapping)] if isinstance(raw_matches, list) else []
@@ -192,12 +208,14 @@ def _hit(data: Mapping[str, Any], limit: int) -> HitView:
         author=clean(data.get("author"), limit),
         created_at=clean(data.get("created_at"), 40),
         removed_at=clean(data.get("removed_at"), 40),
+        basis=BASIS_WORDS.get(str(data.get("basis")), ""),
         matches=tuple(
             MatchView(
                 rule=clean(m.get("rule"), 20),
                 field=clean(m.get("field"), 20),
                 term=clean(m.get("term"), limit),
                 text=clean(m.get("text"), limit),
+                where=_where(m),
             )
             for m in matches[:MAX_MATCHES]
         ),
@@ -275,11 +293,18 @@ def facts(h: HitView, q: Quote, limit: int) -> list[tuple[str, str]]:
         rows.append(("Created", q(h.created_at, 40)))
     if h.removed_at:
         rows.append(("Removed", q(h.removed_at, 40)))
+    if h.basis:
+        rows.append(("Evidence", h.basis))
     return rows
 
 
+def _match(m: MatchView, q: Quote, limit: int) -> str:
+    where = f" {q(m.where, 200)}" if m.where else ""
+    return f"{q(m.rule, 20)} match on {q(m.field, 20)}{where}: {q(m.text, limit)}"
+
+
 def match_lines(h: HitView, q: Quote, limit: int) -> list[str]:
-    lines = [f"{q(m.rule, 20)} match on {q(m.field, 20)}: {q(m.text, limit)}" for m in h.matches]
+    lines = [_match(m, q, limit) for m in h.matches]
     if h.more_matches:
         lines.append(f"and {h.more_matches} more matches")
     return lines
@@ -289,8 +314,7 @@ def hit_line(h: HitView, q: Quote, limit: int) -> str:
     """One digest line: `CRITICAL sora: model owner/name, term match on repo_id: text`."""
     line = f"{h.severity} {q(h.watch, limit)}: {q(h.repo_type, 20)} {q(h.repo_id, limit)}"
     if h.matches:
-        m = h.matches[0]
-        line += f", {q(m.rule, 20)} match on {q(m.field, 20)}: {q(m.text, limit)}"
+        line += ", " + _match(h.matches[0], q, limit)
     return line
 
 
