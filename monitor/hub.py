@@ -331,6 +331,9 @@ class HubSource:
                 with http_stream_backoff(
                     "GET", url, params=params, follow_redirects=True, **options
                 ) as response:
+                    if response.status_code == 416:  # a Range past the end: an empty file
+                        yield response
+                        return
                     if response.status_code >= 400:
                         response.read()  # error bodies are small; hf_raise_for_status reads them
                     hf_raise_for_status(response)
@@ -405,6 +408,8 @@ class HubSource:
         wanted = {"Range": f"bytes={start}-{start + max_bytes - 1}"}
         data = bytearray()
         with self._request(url, headers=wanted, stream=True) as response:
+            if response.status_code == 416:
+                return b""
             skip = start if response.status_code == 200 else 0  # the server ignored Range
             try:
                 for chunk in response.iter_bytes():

@@ -96,12 +96,9 @@ def basis(rules: Iterable[str]) -> str:
 def severity_for(configured: str, rules: Iterable[str]) -> str:
     """A hash match is critical, metadata fingerprints and content high, a name alone as configured.
 
-    Evidence only raises: a name match of a critical watch stays critical.
+    Evidence only ever raises: a watch configured critical stays critical whatever matched.
     """
-    found = set(rules)
-    levels = [EVIDENCE_SEVERITY[r] for r in found if r in EVIDENCE_SEVERITY]
-    if found & NAME_RULES or not levels:
-        levels.append(configured)
+    levels = [configured, *(EVIDENCE_SEVERITY[r] for r in set(rules) if r in EVIDENCE_SEVERITY)]
     return max(levels, key=SEVERITIES.index)
 
 

@@ -138,7 +138,7 @@ MIGRATIONS: tuple[str, ...] = (
         finished_at TEXT,
         UNIQUE (repo_type, repo_id)
     );
-    CREATE INDEX probes_due ON probes(status, kind, enqueued_at);
+    CREATE INDEX probes_due ON probes(status, kind, created_at);
     """,
 )
 
@@ -742,10 +742,11 @@ class Store:
             )
 
     def due_probes(self, limit: int = 500) -> list[Probe]:
-        """Pending probes, candidates (possible leaks) before evidence, oldest first."""
+        """Pending probes: the evidence of hits first (proof must be kept before a takedown; there
+        are few), then candidates, the newest repos first (the ones most likely still up)."""
         rows = self.conn.execute(
             "SELECT id, repo_type, repo_id, kind, needs, repo, created_at, attempts FROM probes"
-            " WHERE status = 'pending' ORDER BY kind = 'evidence', enqueued_at, id LIMIT ?",
+            " WHERE status = 'pending' ORDER BY kind = 'candidate', created_at DESC, id LIMIT ?",
             (limit,),
         ).fetchall()
         return [

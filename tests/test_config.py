@@ -27,6 +27,8 @@ url = "https://hooks.example.com/leaks"
 secret = "{SECRET}"
 """
 
+FP = 'terms = ["sora"]\n  [[watch.fingerprint]]\n'  # a watch with a fingerprint table opened
+
 # (config text, the key the one-line error must name)
 BAD: list[tuple[str, str, str]] = [
     ("invalid TOML", "[hub\nendpoint = 1", "not valid TOML"),
@@ -134,6 +136,57 @@ BAD: list[tuple[str, str, str]] = [
         "allowlist.repos: 'just-a-name' is not a repo id",
     ),
     ("allowlist unknown key", GOOD + '\n[allowlist]\nrepo = ["a/b"]\n', "allowlist.repo: unknown key"),
+    (
+        "fingerprint sha256 not hex",
+        GOOD.replace('terms = ["sora"]', FP + 'sha256 = ["abc"]'),
+        "watch[0].fingerprint[0].sha256: [0] must be 64 hexadecimal digits",
+    ),
+    (
+        "empty fingerprint",
+        GOOD.replace('terms = ["sora"]', FP),
+        "watch[0].fingerprint[0]: a fingerprint needs",
+    ),
+    (
+        "tolerance without parameters",
+        GOOD.replace('terms = ["sora"]', FP + 'architecture = "llama"\ntolerance = 0.01'),
+        "watch[0].fingerprint[0].tolerance: applies to parameters",
+    ),
+    (
+        "fingerprint unknown key",
+        GOOD.replace('terms = ["sora"]', FP + "context = 32764"),
+        "watch[0].fingerprint[0].context: unknown key",
+    ),
+    (
+        "fingerprint wrong type",
+        GOOD.replace('terms = ["sora"]', FP + 'parameters = "70B"'),
+        "watch[0].fingerprint[0].parameters: must be an integer",
+    ),
+    (
+        "tensor shape not numbers",
+        GOOD.replace('terms = ["sora"]', FP + 'tensors = { "lm_head.weight" = ["32000", 4096] }'),
+        "watch[0].fingerprint[0].tensors.lm_head.weight: must be a list of dimensions",
+    ),
+    (
+        "fingerprint not a table",
+        GOOD.replace('terms = ["sora"]', 'terms = ["sora"]\nfingerprint = "llama"'),
+        "watch[0].fingerprint: must be an array of tables",
+    ),
+    (
+        "content string too short",
+        GOOD.replace('terms = ["sora"]', 'terms = ["sora"]\ncontent = ["ab"]'),
+        "watch[0].content: [0] must hold at least 3 characters",
+    ),
+    (
+        "bad content pattern",
+        GOOD.replace('terms = ["sora"]', "terms = [\"sora\"]\ncontent_patterns = ['sk-[']"),
+        "watch[0].content_patterns: [0] is not a valid regular expression",
+    ),
+    (
+        "watch with nothing to match",
+        GOOD.replace('terms = ["sora"]\n', ""),
+        "watch[0].terms: is required (or give patterns",
+    ),
+    ("content budget negative", GOOD + "\n[content]\nmax_requests = -1\n", "content.max_requests: must be 0"),
 ]
 
 
@@ -239,3 +292,48 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     example = Path(__file__).resolve().parent.parent / "config" / "leakmon.example.toml"
     cfg = config.load(example)
     assert cfg.watches[0].name == "sora" and cfg.notifiers[0].type == "webhook"
+
+
+def test_fingerprints_and_content_resolve(tmp_path: Path) -> None:
+    sha = "AB" * 32
+    path = tmp_path / "leakmon.toml"
+    path.write_text(
+        f"""
+[[watch]]
+name = "sora"
+content = ["video.internal.example"]
+
+[[watch]]
+name = "miqu"
+content_patterns = ['sk-[a-z]{{20}}']
+  [[watch.fingerprint]]
+  architecture = "LLaMA "
+  context_length = 32764
+  parameters = 68_976_648_192
+  tolerance = 0.01
+  [[watch.fingerprint]]
+  sha256 = ["{sha}", "{sha.lower()}"]
+  tensors = {{ "lm_head.weight" = [32000, 8192] }}
+  rope_theta = 1000000
+
+[content]
+max_requests = 10
+"""
+    )
+    cfg = config.load(path)
+    assert cfg.watches[0].terms == () and cfg.watches[0].content == ("video.internal.example",)
+    first, second = cfg.watches[1].fingerprints
+    assert first.architecture == "llama" and first.tolerance == 0.01 and first.parameters == 68976648192
+    assert second.sha256 == ("ab" * 32,)  # lower case, once
+    assert dict(second.tensors) == {"lm_head.weight": (32000, 8192)} and second.rope_theta == 1e6
+    assert cfg.content.max_requests == 10 and cfg.content.max_bytes == 16_000_000
+    shown = config.redacted(cfg)
+    assert shown["watch"][1]["fingerprint"][0] == {
+        "architecture": "llama",
+        "context_length": 32764,
+        "parameters": 68976648192,
+        "tolerance": 0.01,
+    }
+    assert shown["watch"][1]["fingerprint"][1]["tensors"] == {"lm_head.weight": [32000, 8192]}
+    result = CliRunner().invoke(cli, ["check", "--json", "--config", str(path)])
+    assert result.exit_code == 0, result.output

@@ -74,9 +74,12 @@ HOSTILE_HIT: dict[str, Any] = {
     "author": EVIL,
     "created_at": "2024-11-26T13:09:54Z",
     "matches": [
-        {"rule": "term", "field": "title", "term": "sora", "text": EVIL + "A" * 100_000, "score": 1.0}
+        {"rule": "term", "field": "title", "term": "sora", "text": EVIL + "A" * 100_000, "score": 1.0},
+        # Evidence read from a file: the path is Hub text too.
+        {"rule": "content", "field": "file", "term": "x", "text": EVIL, "score": 1, "file": EVIL, "line": 3},
     ]
-    * 5,
+    * 3,
+    "basis": EVIL,
 }
 
 
