@@ -179,6 +179,7 @@ def scan(config_path: str | None, debug: bool, fail_on_hit: bool, as_json: bool,
         hits = scanner.store.list_hits(ids=result.new_hit_ids) if result.new_hit_ids else []
     finally:
         scanner.close()
+    c = result.content
     if as_json:
         _emit_json(
             {
@@ -191,6 +192,16 @@ def scan(config_path: str | None, debug: bool, fail_on_hit: bool, as_json: bool,
                 "outbox_pending": result.outbox_pending,
                 "dead_letters": result.delivery.dead,
                 "errors": result.errors,
+                "content": None
+                if c is None
+                else {
+                    "probed": c.probed,
+                    "deferred": c.deferred,
+                    "gone": c.gone,
+                    "hub_requests": c.hub_requests,
+                    "bytes_read": c.bytes_read,
+                    "errors": c.errors,
+                },
             }
         )
     elif not (quiet and not hits):
@@ -205,10 +216,17 @@ def scan(config_path: str | None, debug: bool, fail_on_hit: bool, as_json: bool,
             click.echo(
                 f"alerts: {d.delivered} delivered, {result.outbox_pending} pending, {d.dead} dead-lettered"
             )
+        if c is not None and (c.probed or c.deferred) and not quiet:
+            click.echo(
+                f"content: {c.probed} repos probed with {c.hub_requests} requests ({c.bytes_read:,} bytes)"
+                + (f"; {c.deferred} waiting for the next scan's budget" if c.deferred else "")
+            )
     for error in result.errors:
         click.echo(f"Error: {for_terminal(error, 500)}", err=True)
     for error in result.delivery.errors:
         click.echo(f"Warning: delivery failed: {for_terminal(error, 500)}", err=True)
+    for error in c.errors if c is not None else ():
+        click.echo(f"Warning: content tier deferred: {for_terminal(error, 500)}", err=True)
     if not result.ok:
         sys.exit(3)
     if fail_on_hit and hits:
@@ -348,6 +366,7 @@ def status(config_path: str | None, debug: bool, as_json: bool) -> None:
                 for r in store.outbox_rows(("dead",))[-10:]
             ],
             "hits": dict(store.hit_counts()),
+            "probes": store.probe_counts(),
             "last_successful_scan": store.last_successful_scan(),
             "sweeps": [
                 {k: r[k] for k in ("term", "repo_type", "done_at", "repos_read")}
@@ -364,6 +383,11 @@ def status(config_path: str | None, debug: bool, as_json: bool) -> None:
     click.echo("hits: " + (", ".join(f"{n} {s}" for s, n in data["hits"].items()) or "none"))
     o = data["outbox"]
     click.echo(f"outbox: {o['pending']} pending, {o['delivered']} delivered, {o['dead']} dead")
+    pr = data["probes"]
+    click.echo(
+        f"content tier: {pr['pending']} repos waiting, {pr['done']} probed, {pr['gone']} gone before"
+        f" their probe, {pr['failed']} given up after repeated Hub failures"
+    )
     for d in data["dead_letters"]:
         repo = for_terminal(d["repo_id"], 100)
         click.echo(

@@ -193,7 +193,6 @@ class Scanner:
             # The Hub answered every listing: now the files of candidates and new hits, in budget.
             result.content = content.run(self, scan_id, now)
             result.new_hit_ids.extend(result.content.new_hit_ids)
-            result.errors.extend(f"content: {e}" for e in result.content.errors)
         result.hub_requests = self.source.requests - requests_before
         for notifier in self.cfg.notifiers:
             if notifier.digest_over is not None:

@@ -286,7 +286,7 @@ def test_a_repo_gone_before_its_probe_is_dropped_and_a_failing_hub_defers(
     sim.fail(path=r"^/spaces/c/three/resolve/", status=500, times=1000)
     failed = scanner.run_once()
     assert failed.ok  # the listings were read: the cursor moves; the probe waits
-    assert failed.errors and "content" in failed.errors[0]
+    assert failed.content is not None and "HTTP 500" in failed.content.errors[0]
     assert scanner.store.probe_counts()["pending"] == 1
     sim.clear_faults()
     scanner.run_once()
