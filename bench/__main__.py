@@ -7,10 +7,10 @@ import os
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_ENDPOINT", "http://127.0.0.1:9")  # never the real Hub
 
-from bench import daemon, matcher_speed, scan_requests
+from bench import content, daemon, matcher_speed, scan_requests
 from monitor import logs
 
-BENCHMARKS = [scan_requests, matcher_speed, daemon]
+BENCHMARKS = [scan_requests, matcher_speed, content, daemon]
 
 
 def main() -> None:
