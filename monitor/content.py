@@ -64,6 +64,9 @@ class _Fetcher:
         self.limits = scanner.cfg.content
         self.requests0 = self.source.requests
         self.bytes0 = self.source.bytes_read
+        # The run's first probe may overdraw the budget (never a quota): a budget smaller than one
+        # probe must not starve the queue.
+        self.overdraw = False
 
     @property
     def requests(self) -> int:
@@ -74,7 +77,8 @@ class _Fetcher:
         return self.source.bytes_read - self.bytes0
 
     def room(self, resource: str) -> None:
-        if self.requests >= self.limits.max_requests or self.bytes >= self.limits.max_bytes:
+        spent = self.requests >= self.limits.max_requests or self.bytes >= self.limits.max_bytes
+        if spent and not self.overdraw:
             raise _OutOfBudget("budget")
         if self.source.quota_spent(resource):
             raise _OutOfBudget(f"{resource} quota share")
@@ -85,7 +89,9 @@ class _Fetcher:
 
     def read(self, repo: Repo, path: str, max_bytes: int | None = None, start: int = 0) -> bytes:
         self.room("resolvers")
-        limit = min(max_bytes or self.limits.max_file_bytes, max(self.limits.max_bytes - self.bytes, 1))
+        limit = max_bytes or self.limits.max_file_bytes
+        if not self.overdraw:
+            limit = min(limit, max(self.limits.max_bytes - self.bytes, 1))
         return self.source.read_file(repo.repo_type, repo.repo_id, path, max_bytes=limit, start=start)
 
 
@@ -113,6 +119,7 @@ def run(scanner: Scanner, scan_id: int | None, now: datetime) -> ContentResult:
         created = parse_time(probe.item.get("createdAt")) or probe.created_at
         item = {**probe.item, "id": probe.repo_id}
         repo = to_repo(probe.repo_type, item, created)  # type: ignore[arg-type]
+        fetch.overdraw = n == 0
         try:
             content, info, errors = _fetch(fetch, scanner, repo, probe)
         except _OutOfBudget as err:

@@ -261,6 +261,24 @@ def test_a_tight_budget_defers_the_rest_to_the_next_scan(
         )
 
 
+def test_a_budget_smaller_than_one_probe_still_makes_progress(
+    sim: Any, receiver: Any, tmp_path: Path, make_scanner: Any
+) -> None:
+    files = {
+        "app.py": "x = 1\n",
+        "requirements.txt": "gradio\n",
+        "README.md": "video-preview.internal.example",
+    }
+    for i in range(3):
+        sim.add_repo("space", f"s/{i}", created_at=NOW - timedelta(minutes=i + 1), sdk="gradio", files=files)
+    scanner = make_scanner(config(tmp_path, sim, receiver, SORA, budget=1))
+    for expected_done in (1, 2, 3):  # one probe of three file reads per scan
+        result = scanner.run_once()
+        assert result.content is not None and result.content.probed == 1
+        assert scanner.store.probe_counts()["done"] == expected_done
+    assert len(scanner.store.list_hits()) == 3
+
+
 def test_a_repo_gone_before_its_probe_is_dropped_and_a_failing_hub_defers(
     sim: Any, receiver: Any, tmp_path: Path, make_scanner: Any
 ) -> None:
