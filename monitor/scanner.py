@@ -14,8 +14,8 @@ from monitor.dispatch import DeliveryStats, Relay
 from monitor.errors import HubError
 from monitor.hub import HubSource
 from monitor.matcher import Matcher
-from monitor.records import Match, Repo, repo_url
-from monitor.store import NewHit, Store, utcnow
+from monitor.records import Match, Repo, Suppression, repo_url
+from monitor.store import NewHit, Recorded, Store, utcnow
 
 log = structlog.get_logger("leakmon.scan")
 
@@ -40,6 +40,7 @@ class ScanResult:
     repos_read: int = 0
     hub_requests: int = 0
     new_hit_ids: list[int] = field(default_factory=list)
+    reopened_hit_ids: list[int] = field(default_factory=list)  # removed hits whose repo came back
     errors: list[str] = field(default_factory=list)
     delivery: DeliveryStats = field(default_factory=DeliveryStats)
     outbox_pending: int = 0
@@ -68,12 +69,32 @@ class Scanner:
         self.store = store
         self.source = source
         self.relay = relay
-        self.matcher = matcher or Matcher(cfg.watches, cfg.allowlist)
+        # The config's allowlist plus the database's suppressions, re-read before each scan and
+        # sweep (`refresh_matcher`), so `leakmon suppress` takes effect without a restart.
+        self._fixed_matcher = matcher is not None
+        self._suppressions: tuple[Suppression, ...] = ()
+        self.matcher = matcher or self._build_matcher()
         self.overlap = overlap
         self.delivery_wait = delivery_wait
         self._watches = {w.name: w for w in cfg.watches}
         # Set by the daemon on SIGTERM: the scan ends after the page in progress.
         self.stop = stop or threading.Event()
+
+    def _build_matcher(self) -> Matcher:
+        self._suppressions = self.store.suppression_records()
+        return Matcher(self.cfg.watches, (*self.cfg.allowlist, *self._suppressions))
+
+    def refresh_matcher(self) -> None:
+        """Rebuild the matcher if the database's suppressions changed since it was built."""
+        if not self._fixed_matcher and self.store.suppression_records() != self._suppressions:
+            self.matcher = self._build_matcher()
+            log.info("matcher.reloaded", suppressions=len(self._suppressions))
+
+    def notifier_names(self, watch_name: str, severity: str) -> list[str]:
+        """The notifiers that take alerts of this watch at this severity."""
+        watch = self._watches.get(watch_name)
+        candidates = self.cfg.notifiers_for(watch) if watch else self.cfg.notifiers
+        return [n.name for n in candidates if n.accepts(severity)]
 
     def _hits_for(self, repo: Repo, matches: list[Match]) -> list[NewHit]:
         by_watch: dict[str, list[Match]] = defaultdict(list)
@@ -82,7 +103,7 @@ class Scanner:
         hits = []
         for name, found in by_watch.items():
             watch = self._watches[name]
-            notifiers = [n.name for n in self.cfg.notifiers_for(watch) if n.accepts(watch.severity)]
+            notifiers = self.notifier_names(name, watch.severity)
             hits.append(
                 NewHit(
                     watch=name,
@@ -106,7 +127,9 @@ class Scanner:
                     newest = repo.created_at
             # Hits of a page are recorded before the next page is read: found is found, even if a
             # later page fails. Each hit and its outbox rows share one transaction.
-            result.new_hit_ids.extend(self.record(page, scan_id, now))
+            recorded = self.record(page, scan_id, now)
+            result.new_hit_ids.extend(recorded.new)
+            result.reopened_hit_ids.extend(recorded.reopened)
             result.repos_read += len(page)
             if self.stop.is_set():
                 raise Interrupted(f"{repo_type}s: stopped before the last page")
@@ -114,24 +137,26 @@ class Scanner:
         if newest is not None and newest != cursor:
             self.store.set_cursor(repo_type, newest, scan_id, now=now)
 
-    def record(self, repos: list[Repo], scan_id: int | None, now: datetime | None = None) -> list[int]:
-        """Match repos and record their hits with the outbox rows (one transaction); the new hit ids."""
+    def record(self, repos: list[Repo], scan_id: int | None, now: datetime | None = None) -> Recorded:
+        """Match repos and record their hits with the outbox rows (one transaction): the ids of new
+        hits, and of removed hits reopened because their repo is back (a re-upload)."""
         hits: list[NewHit] = []
         for repo in repos:
             matches = self.matcher.match_repo(repo)
             if matches:
                 hits.extend(self._hits_for(repo, matches))
-        new_ids = self.store.record_hits(scan_id, hits, now=now)
-        for hit in self.store.list_hits(ids=new_ids) if new_ids else []:
+        recorded = self.store.record(scan_id, hits, now=now)
+        ids = recorded.new + recorded.reopened
+        for hit in self.store.list_hits(ids=ids) if ids else []:
             log.info(
-                "hit.new",
+                "hit.reopened" if hit["id"] in recorded.reopened else "hit.new",
                 hit_id=hit["id"],
                 watch=hit["watch"],
                 repo_type=hit["repo_type"],
                 repo_id=hit["repo_id"],
                 severity=hit["severity"],
             )
-        return new_ids
+        return recorded
 
     def close(self) -> None:
         self.relay.close()
@@ -142,6 +167,7 @@ class Scanner:
         now = now or utcnow()
         scan_id = self.store.start_scan(now)
         result = ScanResult(scan_id=scan_id, outcome="ok")
+        self.refresh_matcher()
         requests_before = self.source.requests
         bound = log.bind(scan_id=scan_id)
         for repo_type in self.cfg.hub.repo_types:
@@ -179,6 +205,7 @@ class Scanner:
             repos_read=result.repos_read,
             hub_requests=result.hub_requests,
             new_hits=len(result.new_hit_ids),
+            reopened=len(result.reopened_hit_ids),
             delivered=result.delivery.delivered,
             pending=result.outbox_pending,
         )
