@@ -788,7 +788,9 @@ def test_apprise_events(hook: HttpReceiver) -> None:
     for a in (TEST, REMOVED, digest(45), REOPENED):
         notifier.send(a)
     test, removed, dig, reopened = (r.json for r in hook.requests)
-    assert reopened["title"].startswith("RE-UPLOADED CRITICAL sora") and "uploaded again" in reopened["message"]
+    assert (
+        reopened["title"].startswith("RE-UPLOADED CRITICAL sora") and "uploaded again" in reopened["message"]
+    )
     assert test["title"].startswith("TEST ") and "nothing leaked" in test["message"]
     assert removed["title"].startswith("REMOVED sora") and "gone from the Hub" in removed["message"]
     assert dig["title"] == "CRITICAL 45 hits: sora" and "and 25 more" in dig["message"]

@@ -133,8 +133,8 @@ def test_migration_from_schema_3_keeps_the_outbox_and_lets_an_event_repeat(tmp_p
         conn.execute(f"PRAGMA user_version = {number}")
     conn.execute(
         "INSERT INTO hits (id, watch, repo_type, repo_id, url, severity, first_seen, last_seen, matches)"
-        " VALUES (1, 'sora', 'space', 'a/sora', 'https://huggingface.co/spaces/a/sora', 'critical', ?, ?, '[]')",
-        (iso(T0), iso(T0)),
+        " VALUES (1, 'sora', 'space', 'a/sora', ?, 'critical', ?, ?, '[]')",
+        ("https://huggingface.co/spaces/a/sora", iso(T0), iso(T0)),
     )
     conn.execute(
         "INSERT INTO outbox (id, hit_id, notifier, event, webhook_id, created_at, next_attempt_at, status,"
@@ -214,10 +214,17 @@ def test_evidence_with_a_huge_file_list_keeps_the_head_and_says_so(store: Store)
     (hit_id,) = store.record_hits(None, [new_hit()], now=T0)
     evidence = realistic_evidence()
     evidence["files"] = [
-        {"path": f"shards/model-{i:05d}-of-50000.safetensors", "size": 10**9, "sha256": f"{i:064x}", "lfs": True}
+        {
+            "path": f"shards/model-{i:05d}-of-50000.safetensors",
+            "size": 10**9,
+            "sha256": f"{i:064x}",
+            "lfs": True,
+        }
         for i in range(50_000)
     ]
-    evidence["findings"] = [{"rule": "content", "file": "app.py", "line": i, "text": "k" * 900} for i in range(500)]
+    evidence["findings"] = [
+        {"rule": "content", "file": "app.py", "line": i, "text": "k" * 900} for i in range(500)
+    ]
     assert store.set_evidence(hit_id, evidence) <= 256 * 1024
     kept = store.get_evidence(hit_id)
     assert kept is not None
