@@ -188,7 +188,8 @@ def bound(evidence: Mapping[str, Any], limit: int = MAX_BYTES) -> str:
                         note(path)
         else:
             break
-        data["truncated"] = cut_paths
+        if cut_paths:
+            data["truncated"] = cut_paths
         text = dumps(data)
     if _nbytes(text) <= limit:
         return text
