@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "leakmon needs Python 3.11+")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev,apprise]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,apprise,browse]'
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -15,11 +15,11 @@ import click
 
 from monitor import __version__
 from monitor.errors import LeakmonError, UsageError
+from monitor.records import HIT_STATUSES
 from monitor.text import for_terminal
+from monitor.triage import hit_json
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-HIT_STATUSES = ("new", "acknowledged", "reported", "removed", "false_positive", "benign")
 
 
 def _fail(message: str, code: int) -> None:
@@ -127,25 +127,6 @@ def _parse_since(value: str | None) -> datetime | None:
         ) from None
 
 
-def hit_json(hit: dict[str, Any]) -> dict[str, Any]:
-    """The documented fields of a hit in `--json` output."""
-    keys = (
-        "id",
-        "watch",
-        "repo_type",
-        "repo_id",
-        "url",
-        "status",
-        "severity",
-        "first_seen",
-        "last_seen",
-        "author",
-        "created_at",
-        "matches",
-    )
-    return {k: hit.get(k) for k in keys}
-
-
 def _hit_table(hits: Iterable[dict[str, Any]]) -> list[str]:
     lines = []
     for h in hits:
@@ -177,6 +158,7 @@ def scan(config_path: str | None, debug: bool, fail_on_hit: bool, as_json: bool,
     try:
         result = scanner.run_once()
         hits = scanner.store.list_hits(ids=result.new_hit_ids) if result.new_hit_ids else []
+        reopened = scanner.store.list_hits(ids=result.reopened_hit_ids) if result.reopened_hit_ids else []
     finally:
         scanner.close()
     c = result.content
@@ -188,6 +170,7 @@ def scan(config_path: str | None, debug: bool, fail_on_hit: bool, as_json: bool,
                 "repos_read": result.repos_read,
                 "hub_requests": result.hub_requests,
                 "new_hits": [hit_json(h) for h in hits],
+                "reopened_hits": [hit_json(h) for h in reopened],
                 "delivered": result.delivery.delivered,
                 "outbox_pending": result.outbox_pending,
                 "dead_letters": result.delivery.dead,
@@ -204,13 +187,16 @@ def scan(config_path: str | None, debug: bool, fail_on_hit: bool, as_json: bool,
                 },
             }
         )
-    elif not (quiet and not hits):
+    elif not (quiet and not hits and not reopened):
         click.echo(
             f"scan #{result.scan_id} {result.outcome}: {result.repos_read:,} repos read with "
             f"{result.hub_requests} Hub requests; {len(hits)} new hit{'s' if len(hits) != 1 else ''}"
+            + (f"; {len(reopened)} reopened (re-uploaded)" if reopened else "")
         )
         for line in _hit_table(hits):
             click.echo("  " + line)
+        for line in _hit_table(reopened):
+            click.echo("  re-uploaded " + line)
         d = result.delivery
         if d.delivered or result.outbox_pending or d.dead:
             click.echo(
@@ -229,7 +215,7 @@ def scan(config_path: str | None, debug: bool, fail_on_hit: bool, as_json: bool,
         click.echo(f"Warning: content tier deferred: {for_terminal(error, 500)}", err=True)
     if not result.ok:
         sys.exit(3)
-    if fail_on_hit and hits:
+    if fail_on_hit and (hits or reopened):
         sys.exit(1)
 
 
@@ -268,6 +254,280 @@ def hits(
         click.echo(line)
 
 
+def _hit_id(value: str) -> int:
+    """`17` or `#17`."""
+    text = value.strip().removeprefix("#")
+    if not text.isdigit():
+        raise UsageError(f"{value!r} is not a hit id (a number, as `leakmon hits` lists them)")
+    return int(text)
+
+
+def _write_output(text: str, output: str | None) -> None:
+    """To stdout, or to a file (an error names the file)."""
+    if output is None or output == "-":
+        click.echo(text, nl=False)
+        return
+    from pathlib import Path
+
+    try:
+        Path(output).write_text(text, encoding="utf-8", newline="")
+    except OSError as err:
+        raise UsageError(f"--output: cannot write {output}: {err.strerror or err}") from None
+    click.echo(f"wrote {output}", err=True)
+
+
+@hits.command("show")
+@click.argument("hit_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the hit, its evidence and history.")
+@leakmon_command()
+def hits_show(config_path: str | None, debug: bool, hit_id: str, as_json: bool) -> None:
+    """One hit with its matches, evidence (or the listing's metadata) and status history."""
+    from monitor import report, triage
+    from monitor.store import Store
+
+    cfg = _load(config_path)
+    with Store.open(cfg.database.path) as store:
+        detail = triage.hit_detail(store, _hit_id(hit_id))
+    if as_json:
+        _emit_json(detail)
+        return
+    for line in report.show_lines(detail):
+        click.echo(line)
+
+
+@hits.command("set")
+@click.argument("hit_id", metavar="ID")
+@click.argument("status", metavar="STATUS")
+@click.option("--note", help="Why: kept in the hit's history.")
+@click.option("--by", "actor", help="Who (default: the OS user).")
+@click.option(
+    "--suppress",
+    metavar="repo|owner|pattern:REGEX",
+    help="With false_positive or benign: never alert again on this repo, its owner, or a pattern.",
+)
+@click.option(
+    "--global", "global_", is_flag=True, help="The suppression holds for every watch, not only this one."
+)
+@leakmon_command()
+def hits_set(
+    config_path: str | None,
+    debug: bool,
+    hit_id: str,
+    status: str,
+    note: str | None,
+    actor: str | None,
+    suppress: str | None,
+    global_: bool,
+) -> None:
+    """Triage: move a hit to STATUS (acknowledged, reported, removed, false_positive, benign, new).
+
+    Only the moves in the README's transition table are allowed; anything else exits 2 and changes
+    nothing. The change, who made it (--by, default the OS user), when, and the note are kept.
+    """
+    from monitor import triage
+    from monitor.store import Store
+
+    cfg = _load(config_path)
+    number = _hit_id(hit_id)
+    triage.check_status(status)
+    if global_ and not suppress:
+        raise UsageError("--global goes with --suppress")
+    with Store.open(cfg.database.path) as store:
+        suppression = None
+        if suppress:
+            hit = store.get_hit(number)
+            if hit is None:
+                from monitor.errors import UnknownHit
+
+                raise UnknownHit(f"no hit #{number} (see `leakmon hits`)")
+            suppression = triage.suppression_for_hit(
+                suppress, hit, global_=global_, watches=[w.name for w in cfg.watches]
+            )
+        change = triage.set_status(store, number, status, actor=actor, note=note, suppression=suppression)
+        sup = next((s for s in store.suppressions() if s["id"] == change.suppression_id), None)
+    click.echo(f"hit #{number}: {change.previous} -> {change.status}")
+    if sup is not None:
+        click.echo(f"suppression #{sup['id']}: {_suppression_text(sup)}")
+
+
+@hits.command("report")
+@click.argument("hit_id", metavar="ID")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
+@leakmon_command()
+def hits_report(config_path: str | None, debug: bool, hit_id: str, output: str | None) -> None:
+    """A takedown request draft in Markdown, with the hit's evidence, for the Hub's abuse channel."""
+    from monitor import report, triage
+    from monitor.store import Store, utcnow
+
+    cfg = _load(config_path)
+    with Store.open(cfg.database.path) as store:
+        detail = triage.hit_detail(store, _hit_id(hit_id))
+    _write_output(report.takedown_markdown(detail, generated_at=report.now_stamp(utcnow())), output)
+
+
+@hits.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(("csv", "json", "md")), required=True, help="csv, json or md."
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(HIT_STATUSES),
+    help="Only this status (repeatable).",
+)
+@click.option("--watch", "watches", multiple=True, help="Only this watch (repeatable).")
+@leakmon_command()
+def hits_export(
+    config_path: str | None,
+    debug: bool,
+    fmt: str,
+    output: str | None,
+    statuses: tuple[str, ...],
+    watches: tuple[str, ...],
+) -> None:
+    """Every hit with its key fields and status history, as CSV, JSON or a Markdown table."""
+    from monitor import report, triage
+    from monitor.store import Store, utcnow
+
+    cfg = _load(config_path)
+    with Store.open(cfg.database.path) as store:
+        items = triage.export_items(store, statuses=statuses, watches=watches)
+    if fmt == "json":
+        text = report.export_json(items)
+    elif fmt == "csv":
+        text = report.export_csv(items)
+    else:
+        text = report.export_markdown(items, generated_at=report.now_stamp(utcnow()))
+    _write_output(text, output)
+
+
+# --- suppress ------------------------------------------------------------------------------------
+
+
+def _suppression_text(s: dict[str, Any]) -> str:
+    scope = f"for watch {for_terminal(s['watch'], 64)}" if s["watch"] else "for every watch"
+    return f"{s['kind']} {for_terminal(s['value'], 200)!r} {scope}"
+
+
+def _suppression_json(s: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: s.get(k) for k in ("id", "kind", "value", "watch", "created_at", "created_by", "note", "hit_id")
+    }
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array on stdout.")
+@leakmon_command()
+def suppress(config_path: str | None, debug: bool, as_json: bool) -> None:
+    """Suppressions: repos, owners or patterns that never alert (for one watch or all)."""
+    if click.get_current_context().invoked_subcommand is not None:
+        return
+    _list_suppressions(config_path, as_json)
+
+
+def _list_suppressions(config_path: str | None, as_json: bool) -> None:
+    from monitor.store import Store
+
+    cfg = _load(config_path)
+    with Store.open(cfg.database.path) as store:
+        rows = store.suppressions()
+    if as_json:
+        _emit_json([_suppression_json(r) for r in rows])
+        return
+    if not rows:
+        click.echo("no suppressions")
+    for r in rows:
+        by = f" by {for_terminal(r['created_by'], 100)} {r['created_at']}"
+        hit = f" (from hit #{r['hit_id']})" if r["hit_id"] else ""
+        note = f": {for_terminal(r['note'], 200)}" if r["note"] else ""
+        click.echo(f"#{r['id']:<4} {_suppression_text(r)}{by}{hit}{note}")
+
+
+@suppress.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array on stdout.")
+@leakmon_command()
+def suppress_list(config_path: str | None, debug: bool, as_json: bool) -> None:
+    """List the suppressions stored in the database (the config's [allowlist] is in `leakmon check`)."""
+    _list_suppressions(config_path, as_json)
+
+
+@suppress.command("add")
+@click.argument("kind", metavar="KIND")
+@click.argument("value", metavar="VALUE")
+@click.option("--watch", help="Only for this watch (default: every watch).")
+@click.option("--note", help="Why: kept with the suppression.")
+@click.option("--by", "actor", help="Who (default: the OS user).")
+@leakmon_command()
+def suppress_add(
+    config_path: str | None,
+    debug: bool,
+    kind: str,
+    value: str,
+    watch: str | None,
+    note: str | None,
+    actor: str | None,
+) -> None:
+    """Never alert on a repo (KIND repo, VALUE owner/name), an owner (owner) or a regex (pattern).
+
+    The next scan applies it, also in a running daemon. A pattern is searched, case-insensitively,
+    in repo ids (owner/name).
+    """
+    from monitor import triage
+    from monitor.store import Store
+
+    cfg = _load(config_path)
+    sup = triage.make_suppression(kind, value, watch, [w.name for w in cfg.watches])
+    who = (actor if actor is not None else triage.default_actor()).strip() or "unknown"
+    with Store.open(cfg.database.path) as store:
+        sup_id, created = store.add_suppression(sup, actor=who, note=note)
+        row = next(s for s in store.suppressions() if s["id"] == sup_id)
+    if created:
+        click.echo(f"suppression #{sup_id}: {_suppression_text(row)}")
+    else:
+        click.echo(f"already suppressed by #{sup_id}: {_suppression_text(row)}")
+
+
+@suppress.command("rm")
+@click.argument("sup_id", metavar="ID")
+@leakmon_command()
+def suppress_rm(config_path: str | None, debug: bool, sup_id: str) -> None:
+    """Remove one suppression: the next scan alerts on what it silenced."""
+    from monitor.store import Store
+
+    text = sup_id.strip().removeprefix("#")
+    if not text.isdigit():
+        raise UsageError(f"{sup_id!r} is not a suppression id (see `leakmon suppress list`)")
+    cfg = _load(config_path)
+    with Store.open(cfg.database.path) as store:
+        row = store.remove_suppression(int(text))
+    if row is None:
+        raise UsageError(f"no suppression #{text} (see `leakmon suppress list`)")
+    click.echo(f"removed suppression #{text}: {_suppression_text(row)}")
+
+
+# --- browse --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on."
+)
+@leakmon_command()
+def browse(config_path: str | None, debug: bool, host: str, port: int) -> None:
+    """Datasette over the database, read-only, with canned queries (needs the `browse` extra).
+
+    Open hits by severity, time to takedown, hits per watch; any table, filter and SQL query.
+    Stop it with Ctrl-C.
+    """
+    from monitor import browse as browsing
+
+    cfg = _load(config_path)
+    browsing.serve(cfg.database.path, host=host, port=port, warn=lambda m: click.echo(m, err=True))
+
+
 # --- match ---------------------------------------------------------------------------------------
 
 
@@ -282,8 +542,13 @@ def match(config_path: str | None, debug: bool, texts: tuple[str, ...], as_json:
     """Dry-run the matcher on repo ids (owner/name) or titles."""
     cfg = _load(config_path)
     from monitor.matcher import Matcher
+    from monitor.store import Store
 
-    matcher = Matcher(cfg.watches, cfg.allowlist)
+    suppressions: tuple[Any, ...] = ()
+    if cfg.database.path.exists():  # a dry run never creates the database
+        with Store.open(cfg.database.path) as store:
+            suppressions = store.suppression_records()
+    matcher = Matcher(cfg.watches, (*cfg.allowlist, *suppressions))
     results = []
     for text in texts:
         found = matcher.match_text(text)
@@ -365,7 +630,8 @@ def status(config_path: str | None, debug: bool, as_json: bool) -> None:
                 {k: r[k] for k in ("id", "notifier", "hit_id", "repo_id", "attempts", "last_error")}
                 for r in store.outbox_rows(("dead",))[-10:]
             ],
-            "hits": dict(store.hit_counts()),
+            "hits": _by_status(store.hit_counts()),
+            "suppressions": len(store.suppressions()),
             "probes": store.probe_counts(),
             "last_successful_scan": store.last_successful_scan(),
             "sweeps": [
@@ -380,7 +646,8 @@ def status(config_path: str | None, debug: bool, as_json: bool) -> None:
     click.echo(f"database: {data['database']}")
     click.echo(f"last successful scan: {data['last_successful_scan'] or 'never'}")
     click.echo("cursors: " + (", ".join(f"{k} {v}" for k, v in data["cursors"].items()) or "none yet"))
-    click.echo("hits: " + (", ".join(f"{n} {s}" for s, n in data["hits"].items()) or "none"))
+    click.echo("hits: " + (", ".join(f"{n} {s}" for s, n in data["hits"].items() if n) or "none"))
+    click.echo(f"suppressions: {data['suppressions']} (leakmon suppress list)")
     o = data["outbox"]
     click.echo(f"outbox: {o['pending']} pending, {o['delivered']} delivered, {o['dead']} dead")
     pr = data["probes"]
@@ -411,6 +678,13 @@ def status(config_path: str | None, debug: bool, as_json: bool) -> None:
             f"{s['hub_requests']} requests, {s['new_hits']} new hits"
             + (f" ({for_terminal(s['error'], 200)})" if s["error"] else "")
         )
+
+
+def _by_status(counts: Any) -> dict[str, int]:
+    """Hit counts in lifecycle order, every status present (0 when none)."""
+    out = {s: int(counts.get(s, 0)) for s in HIT_STATUSES}
+    out.update({s: int(n) for s, n in counts.items() if s not in out})
+    return out
 
 
 # --- run and sweep -------------------------------------------------------------------------------

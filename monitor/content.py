@@ -49,6 +49,7 @@ class ContentResult:
     hub_requests: int = 0
     bytes_read: int = 0
     new_hit_ids: list[int] = field(default_factory=list)
+    reopened_hit_ids: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
@@ -138,11 +139,13 @@ def run(scanner: Scanner, scan_id: int | None, now: datetime) -> ContentResult:
         found = [m for m in evidence.judge(repo, content) if m.watch not in silenced]
         hits = scanner.hits_for(repo, found)
         record = _evidence(repo, info, content, found, errors, now)
-        new = store.complete_probe(probe.id, scan_id, hits, record, now)
-        result.new_hit_ids += new
+        recorded = store.complete_probe(probe.id, scan_id, hits, record, now)
+        result.new_hit_ids += recorded.new
+        result.reopened_hit_ids += recorded.reopened
         result.probed += 1
-        for hit_id in new:
-            log.info("hit.new", hit_id=hit_id, repo_type=repo.repo_type, repo_id=repo.repo_id, tier="content")
+        for hit_id in recorded.new + recorded.reopened:
+            event = "hit.new" if hit_id in recorded.new else "hit.reopened"
+            log.info(event, hit_id=hit_id, repo_type=repo.repo_type, repo_id=repo.repo_id, tier="content")
     result.hub_requests, result.bytes_read = fetch.requests, fetch.bytes
     result.deferred = store.probe_counts()["pending"]
     if stopped and result.deferred:

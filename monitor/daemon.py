@@ -60,7 +60,11 @@ def notify_systemd(*states: str) -> bool:
     if address.startswith("@"):
         address = "\0" + address[1:]
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        # Never blocks: a reader that stopped reading must not hang the scheduler's jobs (a full
+        # datagram queue drops this message, with a warning).
+        with socket.socket(
+            socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+        ) as sock:
             sock.connect(address)
             sock.sendall("\n".join(states).encode())
     except OSError as err:
@@ -173,15 +177,20 @@ class Daemon:
             self._work.release()
 
     def recheck_job(self) -> None:
-        result = recheck(self.scanner, budget=RECHECK_BUDGET)
-        if result.removed:
-            self.relay_job()  # hit.removed alerts now, not at the next relay run
+        # The jobs share one database connection: a re-check's writes must not interleave with a
+        # scan's or a sweep's transaction.
+        with self._work:
+            if self.stop.is_set():
+                return
+            result = recheck(self.scanner, budget=RECHECK_BUDGET)
+        if result.removed or result.reopened:
+            self.relay_job()  # hit.removed and hit.reopened alerts now, not at the next relay run
 
     def sweep_job(self) -> None:
         with self._work:
             result = sweep(self.scanner, budget=self.cfg.hub.sweep_budget)
         self.metrics.hub_requests.inc(result.hub_requests)
-        if result.new_hit_ids:
+        if result.new_hit_ids or result.reopened_hit_ids:
             self.relay_job()
 
     def _watchdog(self) -> None:

@@ -39,10 +39,25 @@ class DeliveryStats:
         self.errors.extend(other.errors)
 
 
-def alert_data(hit: Mapping[str, Any]) -> dict[str, Any]:
-    """The documented `data` of a hit event (interface.md, webhook body)."""
-    created = hit.get("created_at")
-    return {
+# Timestamps in alert data read like the Hub's: seconds, UTC, a Z.
+_TIMES = ("created_at", "removed_at", "previous_removed_at")
+
+
+def _stamp(value: Any) -> str | None:
+    if not value:
+        return None
+    try:
+        return parse_iso(str(value)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return str(value)
+
+
+def alert_data(
+    hit: Mapping[str, Any], event: str = "hit.created", extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The documented `data` of a hit event (interface.md, webhook body), with the event's own
+    fields: `removed_at` for hit.removed; `reopened` and `previous_removed_at` for hit.reopened."""
+    data = {
         "id": hit["id"],
         "watch": hit["watch"],
         "severity": hit["severity"],
@@ -50,11 +65,18 @@ def alert_data(hit: Mapping[str, Any]) -> dict[str, Any]:
         "repo_id": hit["repo_id"],
         "url": hit["url"],
         "author": hit.get("author") or "",
-        "created_at": parse_iso(created).strftime("%Y-%m-%dT%H:%M:%SZ") if created else None,
+        "created_at": hit.get("created_at"),
         "matches": list(hit["matches"]),
         # What the severity rests on: "sha256", "fingerprint", "content" or "name".
         "basis": basis(m.get("rule", "") for m in hit["matches"] if isinstance(m, Mapping)),
     }
+    if event == "hit.removed":  # rows queued before the outbox kept event data
+        data["removed_at"] = hit.get("removed_at")
+    data.update(extra or {})
+    for key in _TIMES:
+        if key in data:
+            data[key] = _stamp(data[key])
+    return data
 
 
 class Relay:
@@ -111,7 +133,12 @@ class Relay:
         if first.digest_id:
             data: dict[str, Any] = {"count": len(hits), "hits": [alert_data(h) for h in hits if h]}
             return Alert("hit.digest", first.digest_id, min(i.created_at for i in group), data)
-        return Alert(first.event, first.webhook_id, first.created_at, alert_data(hits[0] or {}))
+        return Alert(
+            first.event,
+            first.webhook_id,
+            first.created_at,
+            alert_data(hits[0] or {}, first.event, first.data),
+        )
 
     def _pace(self, name: str, notifier: Notifier) -> None:
         """Services with a message rate limit (Slack: one a second) declare `min_interval`."""

@@ -22,6 +22,14 @@ class UsageError(LeakmonError):
     """A command was called with arguments that cannot work (unknown hit id, bad status...)."""
 
 
+class UnknownHit(UsageError):
+    """No hit has this id."""
+
+
+class InvalidTransition(UsageError):
+    """A hit cannot move from its status to the one asked for (see `monitor.triage.TRANSITIONS`)."""
+
+
 class HubError(LeakmonError):
     """The Hub could not be read completely (after retries). Nothing unread was marked as read."""
 

@@ -10,6 +10,11 @@ from typing import Any, Literal
 RepoType = Literal["model", "dataset", "space"]
 REPO_TYPES: tuple[RepoType, ...] = ("model", "dataset", "space")
 
+# A hit's lifecycle (the allowed moves between them are `monitor.triage.TRANSITIONS`).
+HIT_STATUSES: tuple[str, ...] = ("new", "acknowledged", "reported", "removed", "false_positive", "benign")
+OPEN_STATUSES: tuple[str, ...] = ("new", "acknowledged", "reported")  # the hit still needs someone
+SUPPRESSION_KINDS: tuple[str, ...] = ("repo", "owner", "pattern")
+
 # URL prefix of each repo type on the Hub website (models have none).
 URL_PREFIX: dict[str, str] = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 
@@ -106,11 +111,13 @@ def severity_for(configured: str, rules: Iterable[str]) -> str:
 class Alert:
     """One message for one notifier, as the outbox relay hands it over.
 
-    `event` is "hit.created", "hit.removed" (the repo disappeared from the Hub), "hit.digest"
-    (several hits of one scan in one message) or "test" (`leakmon notify-test`).
+    `event` is "hit.created", "hit.removed" (the repo disappeared from the Hub), "hit.reopened" (a
+    removed hit's repo is back: a re-upload), "hit.digest" (several hits of one scan in one message)
+    or "test" (`leakmon notify-test`).
     `delivery_id` is stable per message and notifier: the same on every retry, receivers dedupe on it.
     `data` is one hit as documented for the webhook body (for "hit.removed" also `removed_at`; for
-    "test" a sample hit), or for "hit.digest" `{"count": n, "hits": [hit, ...]}`.
+    "hit.reopened" also `reopened: true` and `previous_removed_at`; for "test" a sample hit), or
+    for "hit.digest" `{"count": n, "hits": [hit, ...]}`.
     Everything in `data` that came from the Hub is hostile: escape it for the channel.
     """
 

@@ -16,8 +16,8 @@ from monitor.errors import HubError
 from monitor.fingerprint import EVIDENCE_NEEDS, Evidence
 from monitor.hub import HubSource
 from monitor.matcher import Matcher
-from monitor.records import Match, Repo, repo_url, severity_for
-from monitor.store import NewHit, NewProbe, Store, utcnow
+from monitor.records import Match, Repo, Suppression, repo_url, severity_for
+from monitor.store import NewHit, NewProbe, Recorded, Store, utcnow
 
 log = structlog.get_logger("leakmon.scan")
 
@@ -42,6 +42,7 @@ class ScanResult:
     repos_read: int = 0
     hub_requests: int = 0
     new_hit_ids: list[int] = field(default_factory=list)
+    reopened_hit_ids: list[int] = field(default_factory=list)  # removed hits whose repo came back
     errors: list[str] = field(default_factory=list)
     delivery: DeliveryStats = field(default_factory=DeliveryStats)
     outbox_pending: int = 0
@@ -71,7 +72,11 @@ class Scanner:
         self.store = store
         self.source = source
         self.relay = relay
-        self.matcher = matcher or Matcher(cfg.watches, cfg.allowlist)
+        # The config's allowlist plus the database's suppressions, re-read before each scan and
+        # sweep (`refresh_matcher`), so `leakmon suppress` takes effect without a restart.
+        self._fixed_matcher = matcher is not None
+        self._suppressions: tuple[Suppression, ...] = ()
+        self.matcher = matcher or self._build_matcher()
         self.evidence = Evidence(cfg.watches)
         # [content] max_requests = 0 turns the content tier off: nothing is queued for it.
         self.probing = cfg.content.max_requests > 0
@@ -86,6 +91,22 @@ class Scanner:
         fields = self.matcher.required_fields.get(repo_type, ())
         return (*fields, *(f for f in self.evidence.required_fields(repo_type) if f not in fields))
 
+    def _build_matcher(self) -> Matcher:
+        self._suppressions = self.store.suppression_records()
+        return Matcher(self.cfg.watches, (*self.cfg.allowlist, *self._suppressions))
+
+    def refresh_matcher(self) -> None:
+        """Rebuild the matcher if the database's suppressions changed since it was built."""
+        if not self._fixed_matcher and self.store.suppression_records() != self._suppressions:
+            self.matcher = self._build_matcher()
+            log.info("matcher.reloaded", suppressions=len(self._suppressions))
+
+    def notifier_names(self, watch_name: str, severity: str) -> list[str]:
+        """The notifiers that take alerts of this watch at this severity."""
+        watch = self._watches.get(watch_name)
+        candidates = self.cfg.notifiers_for(watch) if watch else self.cfg.notifiers
+        return [n.name for n in candidates if n.accepts(severity)]
+
     def hits_for(self, repo: Repo, matches: list[Match]) -> list[NewHit]:
         """One hit per watch among `matches`, its severity from the evidence, its notifiers by that."""
         by_watch: dict[str, list[Match]] = defaultdict(list)
@@ -95,7 +116,7 @@ class Scanner:
         for name, found in by_watch.items():
             watch = self._watches[name]
             severity = severity_for(watch.severity, (m.rule for m in found))
-            notifiers = [n.name for n in self.cfg.notifiers_for(watch) if n.accepts(severity)]
+            notifiers = self.notifier_names(name, severity)
             hits.append(
                 NewHit(
                     watch=name,
@@ -119,7 +140,9 @@ class Scanner:
                     newest = repo.created_at
             # Hits of a page are recorded before the next page is read: found is found, even if a
             # later page fails. Each hit and its outbox rows share one transaction.
-            result.new_hit_ids.extend(self.record(page, scan_id, now))
+            recorded = self.record(page, scan_id, now)
+            result.new_hit_ids.extend(recorded.new)
+            result.reopened_hit_ids.extend(recorded.reopened)
             result.repos_read += len(page)
             if self.stop.is_set():
                 raise Interrupted(f"{repo_type}s: stopped before the last page")
@@ -127,9 +150,10 @@ class Scanner:
         if newest is not None and newest != cursor:
             self.store.set_cursor(repo_type, newest, scan_id, now=now)
 
-    def record(self, repos: list[Repo], scan_id: int | None, now: datetime | None = None) -> list[int]:
+    def record(self, repos: list[Repo], scan_id: int | None, now: datetime | None = None) -> Recorded:
         """Match repos and record their hits with the outbox rows and the content tier's probes
-        (one transaction); the new hit ids."""
+        (one transaction): the ids of new hits, and of removed hits reopened because their repo is
+        back (a re-upload)."""
         hits: list[NewHit] = []
         probes: list[NewProbe] = []
         for repo in repos:
@@ -145,17 +169,18 @@ class Scanner:
                 hits.extend(self.hits_for(repo, matches))
                 if self.probing:
                     probes.append(NewProbe(repo, "evidence", EVIDENCE_NEEDS))
-        new_ids = self.store.record_hits(scan_id, hits, now=now, probes=probes)
-        for hit in self.store.list_hits(ids=new_ids) if new_ids else []:
+        recorded = self.store.record(scan_id, hits, now=now, probes=probes)
+        ids = recorded.new + recorded.reopened
+        for hit in self.store.list_hits(ids=ids) if ids else []:
             log.info(
-                "hit.new",
+                "hit.reopened" if hit["id"] in recorded.reopened else "hit.new",
                 hit_id=hit["id"],
                 watch=hit["watch"],
                 repo_type=hit["repo_type"],
                 repo_id=hit["repo_id"],
                 severity=hit["severity"],
             )
-        return new_ids
+        return recorded
 
     def _all_silenced(self, silenced: frozenset[str]) -> bool:
         """Whether every watch with fingerprints or content strings is silenced for a repo."""
@@ -172,6 +197,7 @@ class Scanner:
         now = now or utcnow()
         scan_id = self.store.start_scan(now)
         result = ScanResult(scan_id=scan_id, outcome="ok")
+        self.refresh_matcher()
         requests_before = self.source.requests
         bound = log.bind(scan_id=scan_id)
         for repo_type in self.cfg.hub.repo_types:
@@ -193,6 +219,7 @@ class Scanner:
             # The Hub answered every listing: now the files of candidates and new hits, in budget.
             result.content = content.run(self, scan_id, now)
             result.new_hit_ids.extend(result.content.new_hit_ids)
+            result.reopened_hit_ids.extend(result.content.reopened_hit_ids)
         result.hub_requests = self.source.requests - requests_before
         for notifier in self.cfg.notifiers:
             if notifier.digest_over is not None:
@@ -213,6 +240,7 @@ class Scanner:
             repos_read=result.repos_read,
             hub_requests=result.hub_requests,
             new_hits=len(result.new_hit_ids),
+            reopened=len(result.reopened_hit_ids),
             delivered=result.delivery.delivered,
             pending=result.outbox_pending,
         )

@@ -12,20 +12,25 @@ import os
 import socket
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from monitor.errors import StoreError
-from monitor.records import Match, Repo
+from monitor import evidence as evidence_mod
+from monitor.errors import StoreError, UnknownHit
+from monitor.records import OPEN_STATUSES, Match, Repo, Suppression
 
-# Evidence is bounded: a hostile card must not grow the database without limit.
+# The listing item kept with a hit is bounded: a hostile card must not grow the database without limit.
 MAX_EVIDENCE_BYTES = 64 * 1024
+# The evidence captured at detection (monitor/evidence.py) is bounded too.
+MAX_CAPTURE_BYTES = evidence_mod.MAX_BYTES
+# Who leakmon itself is in a hit's history (automatic removal and reopening).
+SYSTEM_ACTOR = "leakmon"
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -122,7 +127,52 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     """
-    ALTER TABLE hits ADD COLUMN evidence TEXT;          -- JSON: what the repo held when detected, bounded
+    -- Triage and evidence (issue 7).
+    ALTER TABLE hits ADD COLUMN evidence TEXT;          -- JSON captured at detection, <= 256 KB
+    ALTER TABLE hits ADD COLUMN reupload_of INTEGER REFERENCES hits(id);  -- same files as that hit
+    ALTER TABLE hits ADD COLUMN reopened_at TEXT;       -- last time a removed repo came back
+    ALTER TABLE hit_events ADD COLUMN suppression_id INTEGER;  -- added with this change, if any
+    CREATE TABLE suppressions (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('repo', 'owner', 'pattern')),
+        value TEXT NOT NULL,                       -- owner/name, an owner, or a regex
+        watch TEXT,                                -- NULL: every watch
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        note TEXT,
+        hit_id INTEGER REFERENCES hits(id)         -- the hit whose triage added it
+    );
+    -- A hit reopened twice is alerted twice: the outbox loses UNIQUE (hit_id, notifier, event)
+    -- (a table rebuild, the only way SQLite drops a constraint) and gains the event's own data.
+    CREATE TABLE outbox_new (
+        id INTEGER PRIMARY KEY,
+        hit_id INTEGER NOT NULL REFERENCES hits(id),
+        notifier TEXT NOT NULL,
+        event TEXT NOT NULL,
+        webhook_id TEXT NOT NULL UNIQUE,           -- stable across retries
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',    -- pending | delivered | dead
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        lease_until TEXT,
+        last_error TEXT,
+        delivered_at TEXT,
+        digest_id TEXT,
+        requeued_at TEXT,
+        data TEXT                                  -- JSON merged into the alert's data
+    );
+    INSERT INTO outbox_new (id, hit_id, notifier, event, webhook_id, created_at, status, attempts,
+        next_attempt_at, lease_until, last_error, delivered_at, digest_id, requeued_at)
+        SELECT id, hit_id, notifier, event, webhook_id, created_at, status, attempts,
+        next_attempt_at, lease_until, last_error, delivered_at, digest_id, requeued_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_new RENAME TO outbox;
+    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+    CREATE INDEX outbox_digest ON outbox(digest_id);
+    CREATE INDEX outbox_hit ON outbox(hit_id, notifier, event);
+    """,
+    """
+    -- The content tier's queue (issue 6).
     CREATE TABLE probes (
         id INTEGER PRIMARY KEY,
         repo_type TEXT NOT NULL,
@@ -141,8 +191,6 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX probes_due ON probes(status, kind, created_at);
     """,
 )
-
-OPEN_STATUSES = ("new", "acknowledged", "reported")  # the hit still needs someone
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -200,30 +248,6 @@ def bounded_json(value: Any, limit: int = MAX_EVIDENCE_BYTES) -> str:
 MAX_EVIDENCE_TEXT = 8_000  # characters of one text kept in a hit's evidence
 
 
-def evidence_json(evidence: Mapping[str, Any], limit: int = 4 * MAX_EVIDENCE_BYTES) -> str:
-    """A hit's evidence as JSON within `limit` bytes: the longest texts and lists are cut first,
-    so what remains is always valid JSON with the same keys."""
-    data = json.loads(json.dumps(evidence, ensure_ascii=False, default=str))
-    text = json.dumps(data, ensure_ascii=False)
-    for cap in (MAX_EVIDENCE_TEXT, 2_000, 500, 100):
-        if len(text.encode()) <= limit:
-            return text
-        data = _cap(data, cap)
-        data["truncated"] = True
-        text = json.dumps(data, ensure_ascii=False)
-    return json.dumps({"truncated": True, "bytes": len(text.encode())})
-
-
-def _cap(value: Any, cap: int) -> Any:
-    if isinstance(value, str):
-        return value[:cap]
-    if isinstance(value, list):
-        return [_cap(v, cap) for v in value[: max(cap // 10, 10)]]
-    if isinstance(value, dict):
-        return {k: _cap(v, cap) for k, v in list(value.items())[: max(cap // 10, 10)]}
-    return value
-
-
 def _probe_item(repo: Repo) -> str:
     """The listing item a probe re-judges the repo from; bounded (a hostile item keeps its id)."""
     text = json.dumps(dict(repo.raw), ensure_ascii=False, default=str)
@@ -242,6 +266,26 @@ class NewHit:
     url: str
     matches: Sequence[Match]
     notifiers: Sequence[str]
+
+
+@dataclass
+class Recorded:
+    """What `Store.record` did: the ids of hits new, and of removed hits reopened (re-uploads)."""
+
+    new: list[int] = field(default_factory=list)
+    reopened: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """What `Store.change_status` did. `applied` False: the move was not allowed, nothing changed."""
+
+    hit_id: int
+    previous: str
+    status: str
+    applied: bool
+    event_id: int | None = None
+    suppression_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +324,7 @@ class OutboxItem:
     attempts: int
     first_attempt_at: datetime | None  # of the current round of retries (a requeue starts a new one)
     digest_id: str | None = None
+    data: Mapping[str, Any] | None = None  # the event's own fields, merged into the alert's data
 
 
 class Store:
@@ -289,6 +334,7 @@ class Store:
         self.path = path
         self.db = sqlite_utils.Database(conn, execute_plugins=False)
         self.conn = conn
+        self._columns: list[str] | None = None
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -335,11 +381,23 @@ class Store:
         tables = set(self.db.table_names())
         if version == 0 and tables:
             raise StoreError(f"{self.path} is not a leakmon database (it has other tables)")
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self._write() as conn:
-                for statement in _statements(script):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
+        if version == len(MIGRATIONS):
+            return
+        # A migration may rebuild a table that others reference (SQLite's documented procedure):
+        # foreign keys are off meanwhile (the pragma is a no-op inside a transaction), and checked
+        # before each migration commits.
+        self.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                with self._write() as conn:
+                    for statement in _statements(script):
+                        conn.execute(statement)
+                    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise StoreError(f"migration {number} would break references: {broken[:3]}")
+                    conn.execute(f"PRAGMA user_version = {number}")
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
 
     # --- scans and cursors ---------------------------------------------------------------------
 
@@ -419,27 +477,48 @@ class Store:
         """Record hits, their outbox rows and the probes of the content tier in one transaction.
         Returns the ids of hits that are new.
 
-        A hit already recorded for (watch, repo type, repo id) only has `last_seen` refreshed: it is
-        never alerted twice. An `evidence` probe is queued only for a repo with a new hit.
+        See `record`, which also reports the hits reopened.
         """
-        if not hits and not probes:
-            return []
+        return self.record(scan_id, hits, now, probes).new
+
+    def record(
+        self,
+        scan_id: int | None,
+        hits: Sequence[NewHit],
+        now: datetime | None = None,
+        probes: Sequence[NewProbe] = (),
+    ) -> Recorded:
+        """Record hits, their outbox rows and the content tier's probes in one transaction.
+
+        A hit already recorded for (watch, repo type, repo id) only has `last_seen` refreshed: it is
+        never alerted twice, except when it was `removed` and the listing shows a repo of that id
+        created since (a re-upload): then it is reopened (status `new`, a history entry) and
+        alerted again as `hit.reopened`. A listing showing the removed repo's own creation time
+        is a stale listing, not a re-upload; the re-check decides those. An `evidence` probe is
+        queued only for a repo with a new or reopened hit.
+        """
         stamp = iso(now or utcnow())
+        if not hits and not probes:
+            return Recorded()
         with self._write() as conn:
-            recorded = self._insert_hits(conn, scan_id, hits, stamp)
-            fresh = {(h.repo.repo_type, h.repo.repo_id) for h, _, new in recorded if new}
+            out, fresh = self._insert_hits(conn, scan_id, hits, stamp)
             for probe in probes:
                 if probe.kind == "candidate" or (probe.repo.repo_type, probe.repo.repo_id) in fresh:
                     self._enqueue_probe(conn, probe, stamp)
-        return [hit_id for _, hit_id, new in recorded if new]
+        return out
 
     def _insert_hits(
         self, conn: sqlite3.Connection, scan_id: int | None, hits: Sequence[NewHit], stamp: str
-    ) -> list[tuple[NewHit, int, bool]]:
-        """Insert hits, and outbox rows for the new ones: [(hit, hit id, is new)]."""
-        out: list[tuple[NewHit, int, bool]] = []
+    ) -> tuple[Recorded, set[tuple[str, str]]]:
+        """Insert hits (outbox rows for the new ones; removed ones re-uploaded are reopened), inside
+        the caller's transaction. Returns what was done, and the repos with a new or reopened hit."""
+        out = Recorded()
+        fresh: set[tuple[str, str]] = set()
         for hit in hits:
             repo = hit.repo
+            matches = json.dumps([m.as_dict() for m in hit.matches], ensure_ascii=False)
+            listing = bounded_json(dict(repo.raw))
+            created = iso(repo.created_at)
             cur = conn.execute(
                 "INSERT OR IGNORE INTO hits (watch, repo_type, repo_id, author, url, severity,"
                 " created_at, first_seen, last_seen, scan_id, matches, repo)"
@@ -451,61 +530,141 @@ class Store:
                     repo.author,
                     hit.url,
                     hit.severity,
-                    iso(repo.created_at),
+                    created,
                     stamp,
                     stamp,
                     scan_id,
-                    json.dumps([m.as_dict() for m in hit.matches], ensure_ascii=False),
-                    bounded_json(dict(repo.raw)),
+                    matches,
+                    listing,
                 ),
             )
             if cur.rowcount != 1:
-                row = conn.execute(
-                    "UPDATE hits SET last_seen = ? WHERE watch = ? AND repo_type = ? AND repo_id = ?"
-                    " RETURNING id",
-                    (stamp, hit.watch, repo.repo_type, repo.repo_id),
+                hit_id, status, was_created = conn.execute(
+                    "SELECT id, status, created_at FROM hits WHERE watch = ? AND repo_type = ?"
+                    " AND repo_id = ?",
+                    (hit.watch, repo.repo_type, repo.repo_id),
                 ).fetchone()
-                out.append((hit, int(row[0]), False))
+                conn.execute("UPDATE hits SET last_seen = ? WHERE id = ?", (stamp, hit_id))
+                if status == "removed" and was_created != created:
+                    note = f"re-uploaded: the repo is on the Hub again, created {created}"
+                    if was_created:
+                        note += f" (the removed one was created {was_created})"
+                    self._reopen(conn, hit_id, hit.notifiers, stamp, note)
+                    conn.execute(
+                        "UPDATE hits SET created_at = ?, author = ?, matches = ?, repo = ?, scan_id = ?"
+                        " WHERE id = ?",
+                        (created, repo.author, matches, listing, scan_id, hit_id),
+                    )
+                    out.reopened.append(hit_id)
+                    fresh.add((repo.repo_type, repo.repo_id))
                 continue
             hit_id = int(cur.lastrowid or 0)
-            out.append((hit, hit_id, True))
+            out.new.append(hit_id)
+            fresh.add((repo.repo_type, repo.repo_id))
             for notifier in hit.notifiers:
-                conn.execute(
-                    "INSERT INTO outbox (hit_id, notifier, event, webhook_id, created_at,"
-                    " next_attempt_at) VALUES (?, ?, 'hit.created', ?, ?, ?)",
-                    (hit_id, notifier, f"msg_{uuid.uuid4().hex}", stamp, stamp),
-                )
-        return out
+                self._enqueue(conn, hit_id, notifier, "hit.created", stamp)
+        return out, fresh
 
-    def _hit_rows(self, where: str = "", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    @staticmethod
+    def _enqueue(
+        conn: sqlite3.Connection,
+        hit_id: int,
+        notifier: str,
+        event: str,
+        stamp: str,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """One outbox row: an alert waiting for one notifier, with its own webhook id."""
+        conn.execute(
+            "INSERT INTO outbox (hit_id, notifier, event, webhook_id, created_at, next_attempt_at, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                hit_id,
+                notifier,
+                event,
+                f"msg_{uuid.uuid4().hex}",
+                stamp,
+                stamp,
+                json.dumps(dict(data), ensure_ascii=False) if data else None,
+            ),
+        )
+
+    def _reopen(
+        self, conn: sqlite3.Connection, hit_id: int, notifiers: Sequence[str], stamp: str, note: str
+    ) -> bool:
+        row = conn.execute("SELECT status, removed_at FROM hits WHERE id = ?", (hit_id,)).fetchone()
+        if row is None or row[0] != "removed":
+            return False
+        conn.execute(
+            "UPDATE hits SET status = 'new', removed_at = NULL, reopened_at = ?, checked_at = ? WHERE id = ?",
+            (stamp, stamp, hit_id),
+        )
+        conn.execute(
+            "INSERT INTO hit_events (hit_id, at, actor, from_status, to_status, note)"
+            " VALUES (?, ?, ?, 'removed', 'new', ?)",
+            (hit_id, stamp, SYSTEM_ACTOR, note),
+        )
+        for notifier in notifiers:
+            self._enqueue(
+                conn,
+                hit_id,
+                notifier,
+                "hit.reopened",
+                stamp,
+                {"reopened": True, "previous_removed_at": row[1]},
+            )
+        return True
+
+    def reopen_hit(
+        self, hit_id: int, notifiers: Sequence[str], *, note: str, now: datetime | None = None
+    ) -> bool:
+        """A removed hit's repo is on the Hub again: status `new`, a history entry by leakmon and a
+        `hit.reopened` alert per notifier, in one transaction. False if the hit was not removed."""
+        with self._write() as conn:
+            return self._reopen(conn, hit_id, notifiers, iso(now or utcnow()), note)
+
+    def _hit_rows(
+        self, where: str = "", params: Sequence[Any] = (), *, evidence: bool = False
+    ) -> list[dict[str, Any]]:
+        # The evidence (up to 256 KB a hit) is read only when asked for.
+        columns = "*" if evidence else ", ".join(c for c in self._hit_columns() if c != "evidence")
         # `where` is built here from fixed clauses with ? placeholders; values travel as params.
-        rows = self.db.query(f"SELECT * FROM hits {where} ORDER BY id", list(params))  # noqa: S608
+        rows = self.db.query(f"SELECT {columns} FROM hits {where} ORDER BY id", list(params))  # noqa: S608
         out = []
         for row in rows:
             row["matches"] = json.loads(row["matches"])
             row["repo"] = json.loads(row["repo"]) if row["repo"] else None
+            if evidence:
+                row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else None
             out.append(row)
         return out
 
-    def get_hit(self, hit_id: int) -> dict[str, Any] | None:
-        rows = self._hit_rows("WHERE id = ?", [hit_id])
+    def _hit_columns(self) -> list[str]:
+        if self._columns is None:
+            self._columns = [r[1] for r in self.conn.execute("PRAGMA table_info(hits)")]
+        return self._columns
+
+    def get_hit(self, hit_id: int, *, evidence: bool = False) -> dict[str, Any] | None:
+        """One hit as a dict (`matches` and `repo` parsed; `evidence` too when asked for)."""
+        rows = self._hit_rows("WHERE id = ?", [hit_id], evidence=evidence)
         return rows[0] if rows else None
 
     def list_hits(
         self,
         *,
-        status: str | None = None,
-        watch: str | None = None,
+        status: str | Sequence[str] | None = None,
+        watch: str | Sequence[str] | None = None,
         since: datetime | None = None,
         ids: Sequence[int] | None = None,
     ) -> list[dict[str, Any]]:
-        clauses, params = [], []
-        if status:
-            clauses.append("status = ?")
-            params.append(status)
-        if watch:
-            clauses.append("watch = ?")
-            params.append(watch)
+        """Hits in id order; a filter given as a sequence matches any of its values."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (("status", status), ("watch", watch)):
+            values = [value] if isinstance(value, str) else list(value or ())
+            if values:
+                clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
         if since:
             clauses.append("first_seen >= ?")
             params.append(iso(since))
@@ -533,7 +692,7 @@ class Store:
             " AND (id IN (SELECT id FROM picked)"
             "  OR digest_id IN (SELECT digest_id FROM picked WHERE digest_id IS NOT NULL))"
             " RETURNING id, hit_id, notifier, event, webhook_id, created_at, attempts, digest_id,"
-            " requeued_at",
+            " requeued_at, data",
             {"now": iso(now), "lease": iso(now + lease), "limit": limit},
         ).fetchall()
         self.conn.commit()
@@ -554,6 +713,7 @@ class Store:
                     attempts=row[6],
                     first_attempt_at=parse_iso(first) if first else None,
                     digest_id=row[7],
+                    data=json.loads(row[9]) if row[9] else None,
                 )
             )
         return items
@@ -690,19 +850,169 @@ class Store:
             )
             conn.execute(
                 "INSERT INTO hit_events (hit_id, at, actor, from_status, to_status, note)"
-                " VALUES (?, ?, 'leakmon', ?, 'removed', 'the repo is gone from the Hub')",
-                (hit_id, stamp, row[0]),
+                " VALUES (?, ?, ?, ?, 'removed', 'the repo is gone from the Hub')",
+                (hit_id, stamp, SYSTEM_ACTOR, row[0]),
             )
             for notifier in notifiers:
-                conn.execute(
-                    "INSERT OR IGNORE INTO outbox (hit_id, notifier, event, webhook_id, created_at,"
-                    " next_attempt_at) VALUES (?, ?, 'hit.removed', ?, ?, ?)",
-                    (hit_id, notifier, f"msg_{uuid.uuid4().hex}", stamp, stamp),
-                )
+                self._enqueue(conn, hit_id, notifier, "hit.removed", stamp, {"removed_at": stamp})
         return True
 
+    def removed_hits(
+        self, checked_before: datetime, removed_since: datetime, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Hits removed since `removed_since` and not checked since `checked_before`: is the repo back?"""
+        return list(
+            self.db.query(
+                "SELECT id, watch, repo_type, repo_id, status, severity, first_seen, removed_at FROM hits"
+                " WHERE status = 'removed' AND removed_at >= ? AND (checked_at IS NULL OR checked_at < ?)"
+                " ORDER BY checked_at IS NOT NULL, checked_at, id LIMIT ?",
+                [iso(removed_since), iso(checked_before), limit],
+            )
+        )
+
     def hit_events(self, hit_id: int) -> list[dict[str, Any]]:
+        """A hit's history of status changes and notes, oldest first."""
         return list(self.db.query("SELECT * FROM hit_events WHERE hit_id = ? ORDER BY id", [hit_id]))
+
+    def all_hit_events(self) -> dict[int, list[dict[str, Any]]]:
+        """Every hit's history, by hit id (for exports)."""
+        out: dict[int, list[dict[str, Any]]] = {}
+        for row in self.db.query("SELECT * FROM hit_events ORDER BY hit_id, id"):
+            out.setdefault(row["hit_id"], []).append(row)
+        return out
+
+    # --- triage --------------------------------------------------------------------------------
+
+    def change_status(
+        self,
+        hit_id: int,
+        status: str,
+        *,
+        allowed_from: Collection[str],
+        actor: str,
+        note: str | None = None,
+        suppression: Suppression | None = None,
+        now: datetime | None = None,
+    ) -> StatusChange:
+        """Move a hit to `status` if its current status is in `allowed_from` (the caller's transition
+        table), with a history entry, and optionally a suppression, in one transaction.
+
+        `removed` records `removed_at`; leaving `removed` clears it and records `reopened_at`.
+        Raises UnknownHit; a move not allowed changes nothing (`applied` False).
+        """
+        stamp = iso(now or utcnow())
+        with self._write() as conn:
+            row = conn.execute("SELECT status FROM hits WHERE id = ?", (hit_id,)).fetchone()
+            if row is None:
+                raise UnknownHit(f"no hit #{hit_id} (see `leakmon hits`)")
+            previous = row[0]
+            if previous not in allowed_from:
+                return StatusChange(hit_id, previous, status, applied=False)
+            sets, params = ["status = ?"], [status]
+            if status == "removed":
+                sets.append("removed_at = ?")
+                params.append(stamp)
+            if previous == "removed":
+                sets += ["removed_at = NULL", "reopened_at = ?"]
+                params.append(stamp)
+            conn.execute(f"UPDATE hits SET {', '.join(sets)} WHERE id = ?", (*params, hit_id))  # noqa: S608
+            suppression_id = None
+            if suppression is not None:
+                suppression_id, _ = self._add_suppression(conn, suppression, actor, note, hit_id, stamp)
+            cur = conn.execute(
+                "INSERT INTO hit_events (hit_id, at, actor, from_status, to_status, note, suppression_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (hit_id, stamp, actor, previous, status, note, suppression_id),
+            )
+            return StatusChange(hit_id, previous, status, True, int(cur.lastrowid or 0), suppression_id)
+
+    def set_evidence(self, hit_id: int, evidence: Mapping[str, Any]) -> int:
+        """Store the evidence captured for a hit (see monitor/evidence.py for its keys), bounded to
+        256 KB: the largest texts are cut first, then the longest lists. Returns the bytes stored."""
+        text = evidence_mod.bound(evidence, MAX_CAPTURE_BYTES)
+        with self._write() as conn:
+            cur = conn.execute("UPDATE hits SET evidence = ? WHERE id = ?", (text, hit_id))
+            if cur.rowcount != 1:
+                raise UnknownHit(f"no hit #{hit_id}")
+        return len(text.encode("utf-8"))
+
+    def get_evidence(self, hit_id: int) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT evidence FROM hits WHERE id = ?", (hit_id,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
+
+    def set_reupload_of(self, hit_id: int, original_id: int | None) -> None:
+        """Mark a hit as a re-upload of another hit (the same files under another name), or clear it."""
+        with self._write() as conn:
+            for wanted in (hit_id, original_id):
+                if (
+                    wanted is not None
+                    and not conn.execute("SELECT 1 FROM hits WHERE id = ?", (wanted,)).fetchone()
+                ):
+                    raise UnknownHit(f"no hit #{wanted}")
+            if original_id == hit_id:
+                raise StoreError(f"hit #{hit_id} cannot be a re-upload of itself")
+            conn.execute("UPDATE hits SET reupload_of = ? WHERE id = ?", (original_id, hit_id))
+
+    # --- suppressions --------------------------------------------------------------------------
+
+    @staticmethod
+    def _add_suppression(
+        conn: sqlite3.Connection,
+        sup: Suppression,
+        actor: str,
+        note: str | None,
+        hit_id: int | None,
+        stamp: str,
+    ) -> tuple[int, bool]:
+        # Repo ids and owners compare case-insensitively (as the matcher applies them); patterns as written.
+        for sup_id, value in conn.execute(
+            "SELECT id, value FROM suppressions WHERE kind = ? AND watch IS ?", (sup.kind, sup.watch)
+        ):
+            same = value == sup.value if sup.kind == "pattern" else value.casefold() == sup.value.casefold()
+            if same:
+                return int(sup_id), False
+        cur = conn.execute(
+            "INSERT INTO suppressions (kind, value, watch, created_at, created_by, note, hit_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (sup.kind, sup.value, sup.watch, stamp, actor, note, hit_id),
+        )
+        return int(cur.lastrowid or 0), True
+
+    def add_suppression(
+        self,
+        sup: Suppression,
+        *,
+        actor: str,
+        note: str | None = None,
+        hit_id: int | None = None,
+        now: datetime | None = None,
+    ) -> tuple[int, bool]:
+        """Store a suppression; (its id, True) or, when the same one exists, (that id, False)."""
+        with self._write() as conn:
+            return self._add_suppression(conn, sup, actor, note, hit_id, iso(now or utcnow()))
+
+    def suppressions(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM suppressions ORDER BY id"))
+
+    def suppression_records(self) -> tuple[Suppression, ...]:
+        """The database's suppressions as the matcher takes them."""
+        return tuple(
+            Suppression(kind, value, watch)
+            for kind, value, watch in self.conn.execute(
+                "SELECT kind, value, watch FROM suppressions ORDER BY id"
+            )
+        )
+
+    def remove_suppression(self, sup_id: int) -> dict[str, Any] | None:
+        """Delete one suppression; the row it was, or None if there is no such id."""
+        with self._write() as conn:
+            cur = conn.execute("SELECT * FROM suppressions WHERE id = ?", (sup_id,))
+            row = cur.fetchone()
+            if row is None:
+                return None
+            names = [d[0] for d in cur.description]
+            conn.execute("DELETE FROM suppressions WHERE id = ?", (sup_id,))
+            return dict(zip(names, row, strict=True))
 
     # --- the content tier's probes ---------------------------------------------------------------
 
@@ -763,25 +1073,25 @@ class Store:
         hits: Sequence[NewHit],
         evidence: Mapping[str, Any] | None,
         now: datetime | None = None,
-    ) -> list[int]:
+    ) -> Recorded:
         """A probe's outcome in one transaction: its hits and their outbox rows, the evidence on
-        every hit of that repo, the probe marked done. Returns the ids of hits that are new."""
+        every hit of that repo, the probe marked done."""
         stamp = iso(now or utcnow())
         with self._write() as conn:
             row = conn.execute("SELECT repo_type, repo_id FROM probes WHERE id = ?", (probe_id,)).fetchone()
             if row is None:
-                return []
-            recorded = self._insert_hits(conn, scan_id, hits, stamp)
+                return Recorded()
+            recorded, _ = self._insert_hits(conn, scan_id, hits, stamp)
             if evidence is not None:
                 conn.execute(
                     "UPDATE hits SET evidence = ? WHERE repo_type = ? AND repo_id = ?",
-                    (evidence_json(evidence), row[0], row[1]),
+                    (evidence_mod.bound(evidence, MAX_CAPTURE_BYTES), row[0], row[1]),
                 )
             conn.execute(
                 "UPDATE probes SET status = 'done', finished_at = ?, last_error = NULL WHERE id = ?",
                 (stamp, probe_id),
             )
-        return [hit_id for _, hit_id, new in recorded if new]
+        return recorded
 
     def end_probe(self, probe_id: int, status: str, error: str, now: datetime | None = None) -> None:
         """A probe that cannot complete: "gone" (the repo is not on the Hub), or a Hub failure that

@@ -40,6 +40,7 @@ class SweepResult:
     hub_requests: int = 0
     repos_read: int = 0
     new_hit_ids: list[int] = field(default_factory=list)
+    reopened_hit_ids: list[int] = field(default_factory=list)
     finished: list[tuple[str, str]] = field(default_factory=list)  # (search, repo type) read to the end
     complete: bool = False  # every search read to the end in this run
     error: str | None = None
@@ -56,6 +57,7 @@ def sweep(
     stopped; a search read to the end starts again from the newest next time."""
     cfg, store, source = scanner.cfg, scanner.store, scanner.source
     result = SweepResult()
+    scanner.refresh_matcher()  # suppressions added since the last scan apply
     started = source.requests
     pairs = [(s, t) for s in search_strings(cfg.watches) for t in cfg.hub.repo_types]
     # Least recently advanced first, so a budget-limited periodic sweep rotates through all of them.
@@ -68,7 +70,9 @@ def sweep(
         fields = scanner.required_fields(repo_type)
         try:
             for page, next_url in source.search_pages(repo_type, search, fields, start_url):  # type: ignore[arg-type]
-                result.new_hit_ids.extend(scanner.record(page, None))
+                recorded = scanner.record(page, None)
+                result.new_hit_ids.extend(recorded.new)
+                result.reopened_hit_ids.extend(recorded.reopened)
                 read += len(page)
                 result.repos_read += len(page)
                 store.save_sweep(

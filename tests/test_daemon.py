@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,8 @@ NOW = datetime.now(UTC)
 
 
 class NotifySocket:
-    """A datagram socket standing in for systemd's NOTIFY_SOCKET."""
+    """A datagram socket standing in for systemd's NOTIFY_SOCKET, read all the time as systemd does
+    (a queue of unread datagrams fills after 10 messages, and the daemon's notifications are dropped)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -32,17 +34,31 @@ class NotifySocket:
         self.sock.bind(str(path))
         self.sock.settimeout(0.2)
         self.messages: list[str] = []
+        self._closed = threading.Event()
+        self._reader = threading.Thread(target=self._read, name="notify-socket", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while not self._closed.is_set():
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+            except OSError:
+                return
 
     def wait_for(self, text: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if any(text in m for m in self.messages):
                 return True
-            try:
-                self.messages.append(self.sock.recv(4096).decode())
-            except TimeoutError:
-                continue
+            time.sleep(0.05)
         return any(text in m for m in self.messages)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._reader.join(timeout=5)
+        self.sock.close()
 
 
 def wait_until(check: Callable[[], bool], timeout: float) -> bool:
@@ -94,7 +110,12 @@ def hits(config: Path) -> list[dict[str, Any]]:
 
 
 def test_daemon_alerts_checks_removal_sweeps_and_stops_cleanly(
-    sim: Any, receiver: Any, daemon_config: Path, start_daemon: Any, tmp_path: Path
+    sim: Any,
+    receiver: Any,
+    daemon_config: Path,
+    start_daemon: Any,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     config = _with_intervals(daemon_config, poll_interval=1, recheck_interval=1, sweep_interval=2)
     with socket.socket() as s:
@@ -102,6 +123,7 @@ def test_daemon_alerts_checks_removal_sweeps_and_stops_cleanly(
         metrics_port = s.getsockname()[1]
     config.write_text(config.read_text() + f'\n[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n')
     notify = NotifySocket(tmp_path / "notify.sock")
+    request.addfinalizer(notify.close)
     proc = start_daemon(config, {"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "1000000"})
     assert notify.wait_for("READY=1", 15), (notify.messages, proc.stderr)
 
@@ -186,3 +208,15 @@ def test_sigkill_and_restart_lose_nothing_and_alert_nothing_twice(
     ids = [d.json["data"]["repo_id"] for d in receiver.accepted()]
     assert sorted(ids) == ["a/sora-1", "b/sora-2"]
     assert len({d.headers["webhook-id"] for d in receiver.accepted()}) == 2
+
+
+@pytest.mark.timeout(30)
+def test_notify_never_blocks_when_nobody_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.daemon import notify_systemd
+
+    path = tmp_path / "unread.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        sent = [notify_systemd("WATCHDOG=1") for _ in range(200)]  # far past the datagram queue
+    assert sent[0] is True and sent[-1] is False  # dropped with a warning, never a hang

@@ -93,7 +93,10 @@ def digest(n: int, hit: dict[str, Any] = HIT) -> Alert:
 
 
 REMOVED = alert("hit.removed", {**HIT, "removed_at": "2024-11-27T08:00:00Z"})
+REOPENED = alert("hit.reopened", {**HIT, "reopened": True, "previous_removed_at": "2024-11-27T08:00:00Z"})
 TEST = alert("test")
+# A re-upload's alert carries hostile text in its own field too.
+HOSTILE_REOPENED = alert("hit.reopened", {**HOSTILE_HIT, "reopened": True, "previous_removed_at": EVIL * 50})
 
 
 def build(cls: type[Notifier], tmp_path: Path | None = None, **raw: Any) -> Notifier:
@@ -222,7 +225,7 @@ def test_slack_block_kit(hook: HttpReceiver) -> None:
 def test_slack_hostile_text_escaped_and_bounded(hook: HttpReceiver) -> None:
     notifier = slack(hook.url)
     notifier.min_interval = 0  # type: ignore[misc]  # pacing has its own test
-    for a in (alert(data=HOSTILE_HIT), digest(60, HOSTILE_HIT)):
+    for a in (alert(data=HOSTILE_HIT), digest(60, HOSTILE_HIT), HOSTILE_REOPENED):
         notifier.send(a)
         body = hook.last.json
         assert_defused(list(strings(body)))
@@ -324,7 +327,7 @@ def test_with_wait_keeps_the_query() -> None:
 
 def test_discord_hostile_text_escaped_and_bounded(hook: HttpReceiver) -> None:
     notifier = discord(hook.url)
-    for a in (alert(data=HOSTILE_HIT), digest(60, HOSTILE_HIT)):
+    for a in (alert(data=HOSTILE_HIT), digest(60, HOSTILE_HIT), HOSTILE_REOPENED):
         notifier.send(a)
         body = hook.last.json
         assert body["allowed_mentions"] == {"parse": []}
@@ -398,7 +401,7 @@ def test_teams_adaptive_card(hook: HttpReceiver) -> None:
 
 def test_teams_hostile_text_escaped_and_bounded(hook: HttpReceiver) -> None:
     notifier = teams(hook.url)
-    for a in (alert(data=HOSTILE_HIT), digest(60, HOSTILE_HIT)):
+    for a in (alert(data=HOSTILE_HIT), digest(60, HOSTILE_HIT), HOSTILE_REOPENED):
         notifier.send(a)
         assert len(hook.last.body) < 28_000
         assert_defused(list(strings(hook.last.json)))
@@ -432,13 +435,16 @@ CHAT = [SlackNotifier, DiscordNotifier, TeamsNotifier]
 def test_chat_renders_every_event(hook: HttpReceiver, cls: type[Notifier]) -> None:
     hook.default = Reply(200, "ok")
     sent = {}
-    for name, a in {"test": TEST, "removed": REMOVED, "digest": digest(45)}.items():
+    for name, a in {"test": TEST, "removed": REMOVED, "reopened": REOPENED, "digest": digest(45)}.items():
         notifier = build(cls, url=hook.url, allow_private=True)
         notifier.send(a)
         sent[name] = hook.last.text.replace("\\", "").replace("`", "")
     assert "TEST" in sent["test"] and "nothing leaked" in sent["test"]
     assert "REMOVED sora" in sent["removed"] and "gone from the Hub" in sent["removed"]
     assert "2024-11-27T08:00:00Z" in sent["removed"].replace("u200b", "")
+    assert "RE-UPLOADED CRITICAL sora" in sent["reopened"] and "uploaded again" in sent["reopened"]
+    assert "Removed before" in sent["reopened"]
+    assert "2024-11-27T08:00:00Z" in sent["reopened"].replace("u200b", "")
     assert "45 hits" in sent["digest"] and "and 25 more" in sent["digest"]
     assert "PR-Puppet-Sora-19" in sent["digest"] and "PR-Puppet-Sora-20" not in sent["digest"]
 
@@ -605,6 +611,8 @@ def test_email_hostile_text(tmp_path: Path) -> None:
         notifier = email(smtp.port)
         notifier.send(alert(data=HOSTILE_HIT))
         notifier.send(digest(60, HOSTILE_HIT))
+        notifier.send(HOSTILE_REOPENED)
+    assert len(smtp.mails) == 3
     for mail in smtp.mails:
         assert mail.rcpt_tos == ["security@example.com", "oncall@example.com"]
         msg = mail.message
@@ -612,7 +620,7 @@ def test_email_hostile_text(tmp_path: Path) -> None:
         assert len(mail.data) < 200_000
         for name, value in msg.items():
             assert not _CONTROLS.search(str(value)) and "\n" not in str(value), name
-        assert msg["Subject"].startswith("[leakmon] CRITICAL")
+        assert msg["Subject"].startswith(("[leakmon] CRITICAL", "[leakmon] RE-UPLOADED CRITICAL"))
         page = msg.get_body(("html",)).get_content()
         text = msg.get_body(("plain",)).get_content()
         assert "&lt;!channel&gt;" in page and "<http://evil" not in page and "<@U123>" not in page
@@ -624,9 +632,13 @@ def test_email_hostile_text(tmp_path: Path) -> None:
 def test_email_renders_every_event() -> None:
     with SmtpReceiver() as smtp:
         notifier = email(smtp.port)
-        for a in (TEST, REMOVED, digest(45)):
+        for a in (TEST, REMOVED, digest(45), REOPENED):
             notifier.send(a)
-    test, removed, dig = (m.message for m in smtp.mails)
+    test, removed, dig, reopened = (m.message for m in smtp.mails)
+    assert reopened["Subject"] == "[leakmon] RE-UPLOADED CRITICAL sora: space PR-Puppets/PR-Puppet-Sora"
+    reopened_text = reopened.get_body(("plain",)).get_content()
+    assert "uploaded again" in reopened_text and "Removed before: 2024-11-27T08:00:00Z" in reopened_text
+    assert "Removed before" in reopened.get_body(("html",)).get_content()
     assert test["Subject"] == "[leakmon] TEST CRITICAL sora: space PR-Puppets/PR-Puppet-Sora"
     assert "nothing leaked" in test.get_body(("plain",)).get_content()
     assert removed["Subject"] == "[leakmon] REMOVED sora: space PR-Puppets/PR-Puppet-Sora"
@@ -767,7 +779,7 @@ def test_apprise_json_delivery(hook: HttpReceiver) -> None:
 
 def test_apprise_hostile_text(hook: HttpReceiver) -> None:
     notifier = apprise(f"json://127.0.0.1:{hook.port}/")
-    for a in (alert(data=HOSTILE_HIT), digest(60, HOSTILE_HIT)):
+    for a in (alert(data=HOSTILE_HIT), digest(60, HOSTILE_HIT), HOSTILE_REOPENED):
         notifier.send(a)
         body = hook.last.json
         assert len(body["message"]) <= 4000 and len(body["title"]) <= 250
@@ -776,9 +788,12 @@ def test_apprise_hostile_text(hook: HttpReceiver) -> None:
 
 def test_apprise_events(hook: HttpReceiver) -> None:
     notifier = apprise(f"json://127.0.0.1:{hook.port}/")
-    for a in (TEST, REMOVED, digest(45)):
+    for a in (TEST, REMOVED, digest(45), REOPENED):
         notifier.send(a)
-    test, removed, dig = (r.json for r in hook.requests)
+    test, removed, dig, reopened = (r.json for r in hook.requests)
+    assert (
+        reopened["title"].startswith("RE-UPLOADED CRITICAL sora") and "uploaded again" in reopened["message"]
+    )
     assert test["title"].startswith("TEST ") and "nothing leaked" in test["message"]
     assert removed["title"].startswith("REMOVED sora") and "gone from the Hub" in removed["message"]
     assert dig["title"] == "CRITICAL 45 hits: sora" and "and 25 more" in dig["message"]

@@ -187,3 +187,23 @@ def test_hostile_text_is_escaped_in_webhook_and_stdout(
     line = capsys.readouterr().out
     assert line.count("\n") == 1 and line.isascii() and "\x1b" not in line and "\r" not in line
     assert json.loads(line)["data"]["matches"][0]["text"] == HOSTILE
+
+
+def test_hostile_reopened_alert_is_escaped_in_webhook_and_stdout(
+    receiver: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor.notifiers.stdout import StdoutNotifier
+
+    data = {**ALERT.data, "repo_id": "evil/" + HOSTILE, "reopened": True, "previous_removed_at": HOSTILE}
+    alert = Alert("hit.reopened", "msg_hostile_reopened", ALERT.timestamp, data)
+    make(receiver.url, allow_private=True).send(alert)
+    (delivery,) = receiver.deliveries
+    assert delivery.verified and delivery.body.isascii() and not any(ch < 0x20 for ch in delivery.body)
+    body = delivery.json
+    assert body["type"] == "hit.reopened" and set(body) == {"type", "timestamp", "data"}
+    assert body["data"]["reopened"] is True and body["data"]["previous_removed_at"] == HOSTILE
+
+    StdoutNotifier("console", {}).send(alert)
+    line = capsys.readouterr().out
+    assert line.count("\n") == 1 and line.isascii() and "\x1b" not in line and "\r" not in line
+    assert json.loads(line)["data"]["repo_id"] == "evil/" + HOSTILE

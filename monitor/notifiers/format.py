@@ -141,6 +141,7 @@ class HitView:
     basis: str  # what the severity rests on, in words ("" for a name match)
     matches: tuple[MatchView, ...]
     more_matches: int
+    previous_removed_at: str = ""  # hit.reopened: when the repo had been removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,7 @@ class AlertView:
     test: bool
     removed: bool
     digest: bool
+    reopened: bool  # hit.reopened: a removed leak is back (a re-upload)
     hits: tuple[HitView, ...]  # at most `listed`
     count: int  # hits the alert carries (a digest may carry more than it lists)
     severity: str  # the highest, upper case
@@ -220,6 +222,7 @@ def _hit(data: Mapping[str, Any], limit: int) -> HitView:
             for m in matches[:MAX_MATCHES]
         ),
         more_matches=max(len(matches) - MAX_MATCHES, 0),
+        previous_removed_at=clean(data.get("previous_removed_at"), 40),
     )
 
 
@@ -246,6 +249,7 @@ def view(alert: Alert, budget: Budget = BUDGETS[0]) -> AlertView:
         test=alert.event == "test",
         removed=alert.event == "hit.removed",
         digest=alert.event == "hit.digest",
+        reopened=alert.event == "hit.reopened",
         hits=hits,
         count=max(count, len(hits)),
         severity=max(severities, key=lambda s: rank.get(s, -1)),
@@ -257,14 +261,15 @@ def view(alert: Alert, budget: Budget = BUDGETS[0]) -> AlertView:
 
 
 def title(v: AlertView, q: Quote, limit: int) -> str:
-    """`CRITICAL sora: space owner/name`; `REMOVED ...`; `CRITICAL 12 hits: sora, gpt5`; `TEST ...`."""
+    """`CRITICAL sora: space owner/name`; `REMOVED ...`; `RE-UPLOADED CRITICAL ...`;
+    `CRITICAL 12 hits: sora, gpt5`; `TEST ...`."""
     test = "TEST " if v.test else ""
     if v.digest:
         names = ", ".join(q(w, limit) for w in v.watches[:5])
         extra = f" and {len(v.watches) - 5} more" if len(v.watches) > 5 else ""
         return f"{test}{v.severity} {v.count} hits: {names}{extra}"
     h = v.hit
-    lead = "REMOVED" if v.removed else h.severity
+    lead = "REMOVED" if v.removed else f"RE-UPLOADED {h.severity}" if v.reopened else h.severity
     return f"{test}{lead} {q(h.watch, limit)}: {q(h.repo_type, 20)} {q(h.repo_id, limit)}"
 
 
@@ -276,6 +281,8 @@ def intro(v: AlertView) -> str:
         return f"{v.count} Hub repos match leak watches."
     if v.removed:
         return "The repo is gone from the Hub (deleted, renamed or made private)."
+    if v.reopened:
+        return "A leak that had been removed is back on the Hub: the repo was uploaded again."
     return "A new Hub repo matches a leak watch."
 
 
@@ -293,6 +300,8 @@ def facts(h: HitView, q: Quote, limit: int) -> list[tuple[str, str]]:
         rows.append(("Created", q(h.created_at, 40)))
     if h.removed_at:
         rows.append(("Removed", q(h.removed_at, 40)))
+    if h.previous_removed_at:
+        rows.append(("Removed before", q(h.previous_removed_at, 40)))
     if h.basis:
         rows.append(("Evidence", h.basis))
     return rows
