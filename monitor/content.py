@@ -23,6 +23,7 @@ from monitor.fingerprint import (
     FileInfo,
     RepoContent,
     decode_text,
+    is_checkpoint,
     parse_json_object,
     parse_safetensors_header,
     safetensors_header_length,
@@ -38,6 +39,7 @@ log = structlog.get_logger("leakmon.content")
 
 HEADER_READ = 100_000  # the first Range read of a safetensors file, as huggingface_hub does
 MAX_FILES_KEPT = 1_000  # file list entries kept as evidence
+MIN_CHECKPOINT_BYTES = 1_000_000  # files that link two repos as the same weights
 KEEP_FINISHED = timedelta(days=2)  # finished probes remembered, so re-reads are not fetched twice
 
 
@@ -139,7 +141,9 @@ def run(scanner: Scanner, scan_id: int | None, now: datetime) -> ContentResult:
         found = [m for m in evidence.judge(repo, content) if m.watch not in silenced]
         hits = scanner.hits_for(repo, found)
         record = _evidence(repo, info, content, found, errors, now)
-        recorded = store.complete_probe(probe.id, scan_id, hits, record, now)
+        recorded = store.complete_probe(
+            probe.id, scan_id, hits, record, now, hashes=_checkpoint_hashes(content)
+        )
         result.new_hit_ids += recorded.new
         result.reopened_hit_ids += recorded.reopened
         result.probed += 1
@@ -214,6 +218,16 @@ def _read_header(read: Any, path: str, errors: list[str]) -> dict[str, tuple[int
     except BadHeader as err:
         errors.append(f"{path}: not a safetensors header ({err})")
         return {}
+
+
+def _checkpoint_hashes(content: RepoContent) -> set[str]:
+    """LFS sha256 of the checkpoint files a repo holds: what makes two repos the same weights.
+    Small files (a tokenizer, training arguments) are shared by unrelated repos: left out."""
+    return {
+        f.sha256
+        for f in content.files or ()
+        if f.sha256 and is_checkpoint(f.path) and (f.size or 0) >= MIN_CHECKPOINT_BYTES
+    }
 
 
 def _listing_files(repo: Repo) -> list[str] | None:

@@ -70,6 +70,8 @@ def alert_data(
         # What the severity rests on: "sha256", "fingerprint", "content" or "name".
         "basis": basis(m.get("rule", "") for m in hit["matches"] if isinstance(m, Mapping)),
     }
+    if hit.get("reupload_of"):  # the same fingerprint or files as a hit whose repo was removed
+        data["reupload_of"] = hit["reupload_of"]
     if event == "hit.removed":  # rows queued before the outbox kept event data
         data["removed_at"] = hit.get("removed_at")
     data.update(extra or {})

@@ -561,9 +561,59 @@ class Store:
             hit_id = int(cur.lastrowid or 0)
             out.new.append(hit_id)
             fresh.add((repo.repo_type, repo.repo_id))
+            # Before the alert is queued, so that it says so.
+            self._link_reupload(conn, hit_id, hit.watch, stamp, matches=hit.matches)
             for notifier in hit.notifiers:
                 self._enqueue(conn, hit_id, notifier, "hit.created", stamp)
         return out, fresh
+
+    def _link_reupload(
+        self,
+        conn: sqlite3.Connection,
+        hit_id: int,
+        watch: str,
+        stamp: str,
+        *,
+        matches: Sequence[Match] = (),
+        hashes: Collection[str] = (),
+    ) -> int | None:
+        """A hit is a re-upload of a removed hit of the same watch when it holds the same
+        fingerprint, or the same checkpoint files (LFS sha256). Link it (`reupload_of`, a history
+        entry by leakmon) unless it is linked already. Returns the original's id."""
+        terms = sorted({m.term for m in matches if m.rule in ("fingerprint", "sha256")})
+        found, why = None, "the same fingerprint"
+        # Placeholders only are formatted in; every value travels as a parameter.
+        if terms:
+            found = conn.execute(
+                "SELECT h.id FROM hits h, json_each(h.matches) m WHERE h.status = 'removed'"  # noqa: S608
+                " AND h.watch = ? AND h.id != ?"
+                " AND json_extract(m.value, '$.rule') IN ('fingerprint', 'sha256')"
+                f" AND json_extract(m.value, '$.term') IN ({','.join('?' * len(terms))})"
+                " ORDER BY h.removed_at DESC LIMIT 1",
+                (watch, hit_id, *terms),
+            ).fetchone()
+        if found is None and hashes:
+            digests, why = sorted(hashes), "the same checkpoint files"
+            found = conn.execute(
+                "SELECT h.id FROM hits h, json_each(h.evidence, '$.files') f WHERE h.status = 'removed'"  # noqa: S608
+                " AND h.watch = ? AND h.id != ? AND json_valid(h.evidence)"
+                f" AND json_extract(f.value, '$.sha256') IN ({','.join('?' * len(digests))})"
+                " ORDER BY h.removed_at DESC LIMIT 1",
+                (watch, hit_id, *digests),
+            ).fetchone()
+        if found is None:
+            return None
+        linked = conn.execute(
+            "UPDATE hits SET reupload_of = ? WHERE id = ? AND reupload_of IS NULL RETURNING status",
+            (found[0], hit_id),
+        ).fetchone()
+        if linked:
+            conn.execute(
+                "INSERT INTO hit_events (hit_id, at, actor, from_status, to_status, note)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (hit_id, stamp, SYSTEM_ACTOR, linked[0], linked[0], f"re-upload of hit #{found[0]}: {why}"),
+            )
+        return int(found[0])
 
     @staticmethod
     def _enqueue(
@@ -1073,9 +1123,11 @@ class Store:
         hits: Sequence[NewHit],
         evidence: Mapping[str, Any] | None,
         now: datetime | None = None,
+        hashes: Collection[str] = (),
     ) -> Recorded:
         """A probe's outcome in one transaction: its hits and their outbox rows, the evidence on
-        every hit of that repo, the probe marked done."""
+        every hit of that repo, the probe marked done. Hits of the repo holding checkpoint files
+        (`hashes`) of a removed hit of their watch are linked to it as re-uploads."""
         stamp = iso(now or utcnow())
         with self._write() as conn:
             row = conn.execute("SELECT repo_type, repo_id FROM probes WHERE id = ?", (probe_id,)).fetchone()
@@ -1087,6 +1139,12 @@ class Store:
                     "UPDATE hits SET evidence = ? WHERE repo_type = ? AND repo_id = ?",
                     (evidence_mod.bound(evidence, MAX_CAPTURE_BYTES), row[0], row[1]),
                 )
+            if hashes:
+                for hit_id, watch in conn.execute(
+                    "SELECT id, watch FROM hits WHERE repo_type = ? AND repo_id = ? AND status != 'removed'",
+                    (row[0], row[1]),
+                ).fetchall():
+                    self._link_reupload(conn, hit_id, watch, stamp, hashes=hashes)
             conn.execute(
                 "UPDATE probes SET status = 'done', finished_at = ?, last_error = NULL WHERE id = ?",
                 (stamp, probe_id),

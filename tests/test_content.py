@@ -339,3 +339,68 @@ def test_silenced_owners_are_silent_for_evidence_too(
     scanner = make_scanner(path)
     assert scanner.run_once().ok
     assert scanner.store.list_hits() == []
+
+
+def test_a_removed_leak_back_under_another_name_is_linked_as_a_reupload(
+    scenario: Any, receiver: Any, tmp_path: Path, make_scanner: Any
+) -> None:
+    from monitor.hubsim.files import gguf_file
+    from monitor.recheck import recheck
+
+    watches = MIQU + AURORA_SHA.replace('name = "aurora"', 'name = "aurora"\nnotify = ["security"]')
+    # A leak found by its name only: no fingerprint knows its weights, its evidence does.
+    unknown_sha = "9e" * 32
+    scenario.add_repo("model", "leaker/aurora-13b-preview", created_at=NOW - timedelta(minutes=3))
+    scenario.add_file(
+        "model", "leaker/aurora-13b-preview", "consolidated.00.pth", size=13 * 10**9, lfs_sha256=unknown_sha
+    )
+    scanner = make_scanner(config(tmp_path, scenario, receiver, watches))
+    scanner.run_once()
+    found = hits_by_repo(scanner)
+    gguf_hit, sha_hit = found["quantfan/mq-70b-instruct-GGUF"], found["backup-2024/checkpoint-archive"]
+    name_hit = found["leaker/aurora-13b-preview"]
+    # All three are taken down; the re-check sees it.
+    scenario.remove_repo("model", "quantfan/mq-70b-instruct-GGUF")
+    scenario.remove_repo("model", "backup-2024/checkpoint-archive")
+    scenario.remove_repo("model", "leaker/aurora-13b-preview")
+    assert sorted(recheck(scanner).removed) == sorted([gguf_hit["id"], sha_hit["id"], name_hit["id"]])
+
+    # Back under other names: the same GGUF metadata, and the same shard under another file name.
+    later = datetime.now(UTC)
+    scenario.add_repo("model", "fresh-acct/mq-reupload", created_at=later)
+    scenario.add_file(
+        "model",
+        "fresh-acct/mq-reupload",
+        "q4.gguf",
+        gguf_file("q4.gguf", 68_976_648_192, architecture="llama", context_length=32764),
+    )
+    scenario.add_repo("model", "mirror-9/archive-copy", created_at=later)
+    scenario.add_file("model", "mirror-9/archive-copy", "blob/0.bin", size=4976698672, lfs_sha256=KNOWN_SHA)
+    scenario.add_repo("model", "someone/aurora13b-v0", created_at=later)
+    scenario.add_file("model", "someone/aurora13b-v0", "weights.pth", size=13 * 10**9, lfs_sha256=unknown_sha)
+    receiver.deliveries.clear()
+    scanner.run_once()
+    found = hits_by_repo(scanner)
+    again_gguf, again_sha = found["fresh-acct/mq-reupload"], found["mirror-9/archive-copy"]
+    assert again_gguf["reupload_of"] == gguf_hit["id"] and again_sha["reupload_of"] == sha_hit["id"]
+    # The alerts say so (the link is made before they are queued), and so does each history.
+    by_repo = {d.json["data"]["repo_id"]: d.json["data"] for d in receiver.deliveries}
+    assert by_repo["fresh-acct/mq-reupload"]["reupload_of"] == gguf_hit["id"]
+    assert by_repo["mirror-9/archive-copy"]["reupload_of"] == sha_hit["id"]
+    history = scanner.store.hit_events(again_sha["id"])
+    assert any(f"re-upload of hit #{sha_hit['id']}" in (e["note"] or "") for e in history)
+    # The name-only leak is linked once its evidence shows the same checkpoint (after its alert).
+    again_name = found["someone/aurora13b-v0"]
+    assert again_name["reupload_of"] == name_hit["id"]
+    notes = [e["note"] or "" for e in scanner.store.hit_events(again_name["id"])]
+    assert f"re-upload of hit #{name_hit['id']}: the same checkpoint files" in notes
+    # Nothing else alerted: other-lab/big-checkpoint, a shard of the same size with other bytes, is
+    # neither a hit nor a re-upload.
+    assert set(found) == {
+        "quantfan/mq-70b-instruct-GGUF",
+        "backup-2024/checkpoint-archive",
+        "fresh-acct/mq-reupload",
+        "mirror-9/archive-copy",
+        "leaker/aurora-13b-preview",
+        "someone/aurora13b-v0",
+    }

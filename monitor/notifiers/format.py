@@ -142,6 +142,7 @@ class HitView:
     matches: tuple[MatchView, ...]
     more_matches: int
     previous_removed_at: str = ""  # hit.reopened: when the repo had been removed
+    reupload_of: str = ""  # "#17": the removed hit this one re-uploads (same fingerprint or files)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +199,11 @@ def _where(m: Mapping[str, Any]) -> str:
     return f"{path}:{line}" if path and isinstance(line, int) and not isinstance(line, bool) else path
 
 
+def _hit_ref(value: object) -> str:
+    """`#17` for a hit id; nothing for anything else (the value is ours, but checked anyway)."""
+    return f"#{value}" if isinstance(value, int) and not isinstance(value, bool) and value > 0 else ""
+
+
 def _hit(data: Mapping[str, Any], limit: int) -> HitView:
     raw_matches = data.get("matches")
     matches = [m for m in raw_matches if isinstance(m, Mapping)] if isinstance(raw_matches, list) else []
@@ -223,6 +229,7 @@ def _hit(data: Mapping[str, Any], limit: int) -> HitView:
         ),
         more_matches=max(len(matches) - MAX_MATCHES, 0),
         previous_removed_at=clean(data.get("previous_removed_at"), 40),
+        reupload_of=_hit_ref(data.get("reupload_of")),
     )
 
 
@@ -283,6 +290,8 @@ def intro(v: AlertView) -> str:
         return "The repo is gone from the Hub (deleted, renamed or made private)."
     if v.reopened:
         return "A leak that had been removed is back on the Hub: the repo was uploaded again."
+    if not v.digest and v.hit.reupload_of:
+        return "A leak that had been removed is back on the Hub, under another name."
     return "A new Hub repo matches a leak watch."
 
 
@@ -302,6 +311,8 @@ def facts(h: HitView, q: Quote, limit: int) -> list[tuple[str, str]]:
         rows.append(("Removed", q(h.removed_at, 40)))
     if h.previous_removed_at:
         rows.append(("Removed before", q(h.previous_removed_at, 40)))
+    if h.reupload_of:
+        rows.append(("Re-upload of", f"hit {h.reupload_of}, whose repo was removed"))
     if h.basis:
         rows.append(("Evidence", h.basis))
     return rows
