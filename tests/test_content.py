@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from monitor.cli import cli
 from monitor.hubsim.files import safetensors_file
 from tests.conftest import write_config
 
@@ -329,6 +331,19 @@ def test_a_name_hit_keeps_evidence_of_what_the_repo_held(
     assert evidence["repo"]["id"] == "PR-Puppets/PR-Puppet-Sora" and "siblings" not in evidence["repo"]
     # Captured after the alert went out: detection never waits for evidence.
     assert receiver.deliveries and "evidence" not in receiver.deliveries[0].json["data"]
+
+    # The Space is taken down; what it held stays readable, and goes into the takedown draft.
+    sim.remove_repo("space", "PR-Puppets/PR-Puppet-Sora")
+    scanner.close()
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["hits", "show", str(hit["id"]), "--json", "--config", str(path)])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.output)
+    assert "https://api.openai.com/v1/video/generations" in data["evidence"]["app"]["text"]
+    assert {f["path"] for f in data["evidence"]["files"]} >= {"app.py", "requirements.txt"}
+    report = runner.invoke(cli, ["hits", "report", str(hit["id"]), "--config", str(path)])
+    assert report.exit_code == 0, report.output
+    assert "api.openai.com/v1/video/generations" in report.output and "requirements.txt" in report.output
 
 
 def test_silenced_owners_are_silent_for_evidence_too(
