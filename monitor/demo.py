@@ -106,6 +106,20 @@ def run_demo(echo: Callable[[str], None]) -> None:
                         f"      {m['rule']} {m['term']!r} in {m['field']} {for_terminal(m['text'])!r} "
                         f"(score {m['score']:.2f})"
                     )
+            for hit in hits:
+                kept = store.get_evidence(hit["id"])
+                if kept:
+                    files = kept.get("files") or []
+                    app = (kept.get("app") or {}).get("text", "")
+                    line = next((x.strip() for x in app.splitlines() if "http" in x), "")
+                    echo(
+                        f"      evidence kept after the alert: {len(files)} files"
+                        + (
+                            f"; {(kept.get('app') or {}).get('path')}: {for_terminal(line, 90)}"
+                            if line
+                            else ""
+                        )
+                    )
             lookalikes = _lookalikes(scenario, "sora")
             alerted = {h["repo_id"] for h in store.list_hits()}
             echo("")
