@@ -173,6 +173,7 @@ def test_fit_never_cuts_an_escape() -> None:
         ("javascript:alert(1)", ""),
         ("https://user:pw@evil.example/", ""),
         ("https://hf.co:99999/", ""),
+        ("https://hf.co/a\ud800b", ""),  # a lone surrogate (from a JSON escape): no crash, no link
     ],
 )
 def test_safe_url(url: str, expected: str) -> None:
