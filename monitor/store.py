@@ -164,8 +164,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def utf8(text: str) -> str:
+    """`text` as SQLite can store it: a lone surrogate (JSON "\\ud800" from the Hub decodes to one)
+    becomes "?". Without this the hit's INSERT raises, and the scan fails on that repo every time."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def bounded_json(value: Any, limit: int = MAX_EVIDENCE_BYTES) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    text = utf8(json.dumps(value, ensure_ascii=False, default=str))
     if len(text.encode()) <= limit:
         return text
     return json.dumps(
@@ -352,22 +362,22 @@ class Store:
                     (
                         hit.watch,
                         repo.repo_type,
-                        repo.repo_id,
-                        repo.author,
-                        hit.url,
+                        utf8(repo.repo_id),
+                        utf8(repo.author),
+                        utf8(hit.url),
                         hit.severity,
                         iso(repo.created_at),
                         stamp,
                         stamp,
                         scan_id,
-                        json.dumps([m.as_dict() for m in hit.matches], ensure_ascii=False),
+                        utf8(json.dumps([m.as_dict() for m in hit.matches], ensure_ascii=False)),
                         bounded_json(dict(repo.raw)),
                     ),
                 )
                 if cur.rowcount != 1:
                     conn.execute(
                         "UPDATE hits SET last_seen = ? WHERE watch = ? AND repo_type = ? AND repo_id = ?",
-                        (stamp, hit.watch, repo.repo_type, repo.repo_id),
+                        (stamp, hit.watch, repo.repo_type, utf8(repo.repo_id)),
                     )
                     continue
                 hit_id = int(cur.lastrowid or 0)
