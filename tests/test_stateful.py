@@ -69,7 +69,7 @@ KINDS: list[tuple[str, bool, str, str | None]] = [
 CONFIG = """
 [hub]
 endpoint = "{endpoint}"
-lookback = 86400
+lookback = 172800
 timeout = 1
 max_retries = 2
 max_quota_share = 1.0
@@ -132,8 +132,8 @@ class LeakmonMachine(RuleBasedStateMachine):
         self.counter = 0
         # The model's clock: each new repo is 400 s newer than the last, so one listing page spans
         # more than the scan's 10-minute overlap (which would hide a cursor that moved too far);
-        # none is in the future (at most ~200 repos in a `make stress` run: 22 hours).
-        self.clock = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=23)
+        # none is in the future (at most ~340 repos in a `make stress` run: 38 hours of 47).
+        self.clock = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=47)
         self.scanner: Any = None
         self.killed_since_drain = False
 
@@ -224,6 +224,7 @@ class LeakmonMachine(RuleBasedStateMachine):
         for _ in range(count):
             self.counter += 1
             self.clock += timedelta(seconds=400)
+            assert self.clock < datetime.now(UTC), "the model's clock ran into the future"
             # Late: older than the newest repo a scan may already have read, inside the overlap.
             created = self.clock - timedelta(seconds=540) if late else self.clock
             repo_id = pattern.format(n=self.counter)
