@@ -106,7 +106,7 @@ def safe_url(value: object, limit: int = 2000) -> str:
     if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", parts.netloc):  # no userinfo, no odd characters
         return ""
     safe = "/:!$&+,;=%~-._*"  # not `@`: no mention can hide in a link
-    return urlunsplit(
+    link = urlunsplit(
         (
             parts.scheme.lower(),
             parts.netloc,
@@ -115,6 +115,9 @@ def safe_url(value: object, limit: int = 2000) -> str:
             quote(parts.fragment, safe=safe + "?"),
         )
     )
+    # Percent-encoding can make a link up to 9 times longer: keep the bound on what is sent too
+    # (Slack refuses a message whose link or section passes its limits, on every retry).
+    return link if len(link) <= limit else ""
 
 
 # --- the view: one alert, clean and bounded -----------------------------------------------------
