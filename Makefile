@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean venv
+.PHONY: demo test stress lint bench clean venv
 
 venv: $(STAMP)
 
@@ -20,6 +20,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	HF_HUB_DISABLE_TELEMETRY=1 $(BIN)/python -m pytest -q
+
+# The long versions of the proof tests: 100 state-machine runs of 40 steps, 500 random SIGKILLs,
+# 2,000 examples per property test (about half an hour on two cores). `make test` runs the short ones.
+STRESS_TESTS := tests/test_stateful.py tests/test_crash.py tests/test_fuzz.py tests/test_load.py
+stress: $(STAMP)
+	LEAKMON_STRESS=1 HF_HUB_DISABLE_TELEMETRY=1 $(BIN)/python -m pytest -q $(STRESS_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check monitor tests bench

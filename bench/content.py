@@ -23,9 +23,12 @@ from typing import Any
 
 import requests
 
+from bench import Figure, Target
 from monitor.hubsim import HubSimulator
 from monitor.hubsim.scenario import read_scenario
 
+ORDER = 25
+TITLE = "Content tier: a day of typical Hub traffic"
 PER_HOUR = {"model": 100, "dataset": 20, "space": 80}
 DAY = {t: n * 24 for t, n in PER_HOUR.items()}
 SCANS_PER_DAY = 24 * 3600 // 300  # the default poll interval
@@ -128,6 +131,9 @@ def _scan(sim: HubSimulator, tmp: Path, name: str, watches: str, budget: int) ->
         "content_by_type": content_by_type,
         "evidence": evidence,
         "hits": sorted(f"{h['repo_type']} {h['repo_id']} ({h['matches'][0]['rule']})" for h in hits),
+        "by_evidence": sum(
+            1 for h in hits if h["matches"][0]["rule"] in ("fingerprint", "sha256", "content")
+        ),
     }
 
 
@@ -164,7 +170,7 @@ def _baseline(sim: HubSimulator, ids: dict[str, list[str]]) -> dict[str, tuple[f
     return out
 
 
-def run() -> dict[str, Any]:
+def measure() -> dict[str, Any]:
     scenario = read_scenario("fingerprints")
     scenario["noise"] = [
         {"type": t, "count": n, "within": "24h", "seed": 70 + i} for i, (t, n) in enumerate(DAY.items())
@@ -202,8 +208,8 @@ def run() -> dict[str, Any]:
     }
 
 
-def main() -> dict[str, Any]:
-    r = run()
+def run() -> list[Figure]:
+    r = measure()
     new, lab, names = r["new"], r["lab"], r["names"]
     total_new = sum(new.values())
     c = lab["result"].content
@@ -212,27 +218,27 @@ def main() -> dict[str, Any]:
         f"{new['dataset']:,} datasets, {new['space']:,} Spaces),\n  a lab config: GGUF and config.json"
         f" fingerprints, {len(KNOWN)} sha256, content strings"
     )
-    print(f"{'tier':<44}{'requests/new repo':>18}{'bytes/new repo':>16}")
+    print(f"{'tier':<52}{'requests/new repo':>18}{'bytes/new repo':>16}")
     listing_extra = sum(r["listing_lab"][t] - r["listing_plain"][t] for t in DAY) / sum(
         min(new[t], 1000) for t in DAY
     )
-    print(f"{'names only (listings)':<44}{names['by_kind']['listing'] / total_new:>18.4f}{'':>16}")
-    print(f"{'cheap tier (listing expand fields)':<44}{0:>18.4f}{listing_extra:>16,.0f}")
+    print(f"{'names only (listings)':<52}{names['by_kind']['listing'] / total_new:>18.4f}{'':>16}")
+    print(f"{'cheap tier (listing expand fields)':<52}{0:>18.4f}{listing_extra:>16,.0f}")
     figures = {}
     for t in DAY:
         api = lab["content_by_type"][(t, "api")]
         res = lab["content_by_type"][(t, "resolvers")]
         per = (api + res) / max(new[t], 1)
         figures[t] = per
-        print(f"{f'content tier, {t}s (API {api:,}, files {res:,})':<44}{per:>18.3f}{'':>16}")
+        print(f"{f'content tier, {t}s (API {api:,}, files {res:,})':<52}{per:>18.3f}{'':>16}")
     content_bytes = c.bytes_read / total_new if c else 0.0
     content_requests = (c.hub_requests if c else 0) / total_new
-    print(f"{'content tier, all types (incl. evidence)':<44}{content_requests:>18.3f}{content_bytes:>16,.0f}")
+    print(f"{'content tier, all types (incl. evidence)':<52}{content_requests:>18.3f}{content_bytes:>16,.0f}")
     hits = max(len(lab["hits"]), 1)
     ev = lab["evidence"]
-    print(f"{'evidence, per hit':<44}{(ev['api'] + ev['resolvers']) / hits:>18.2f}{'':>16}")
+    print(f"{'evidence, per hit':<52}{(ev['api'] + ev['resolvers']) / hits:>18.2f}{'':>16}")
     for t, (req, byt) in r["baseline"].items():
-        print(f"{f'baseline: probe every new {t} (no cheap tier)':<44}{req:>18.3f}{byt:>16,.0f}")
+        print(f"{f'baseline: probe every new {t} (no cheap tier)':<52}{req:>18.3f}{byt:>16,.0f}")
     print(f"hits: {', '.join(lab['hits'])}")
 
     # A day: three listings per scan (an idle scan's cost; new repos add a page per 1,000), plus the
@@ -240,7 +246,7 @@ def main() -> dict[str, Any]:
     api_day = 3 * SCANS_PER_DAY + lab["by_kind"]["api"]
     res_day = lab["by_kind"]["resolvers"]
     print(
-        f"{'Quota share of a day (1 scan / 5 min)':<44}{'API':>10}{'resolvers':>12}   an average 5-min window"
+        f"{'Quota share of a day (1 scan / 5 min)':<52}{'API':>10}{'resolvers':>12}   an average 5-min window"
     )
     shares = {}
     for plan, q in QUOTAS.items():
@@ -250,14 +256,40 @@ def main() -> dict[str, Any]:
         window_res = (lab["by_kind"]["resolvers"] / SCANS_PER_DAY) / q["resolvers"]
         shares[plan] = (api_share, res_share)
         print(
-            f"{plan:<44}{api_share:>10.2%}{res_share:>12.2%}   API {window_api:.1%},"
+            f"{plan:<52}{api_share:>10.2%}{res_share:>12.2%}   API {window_api:.1%},"
             f" resolvers {window_res:.1%} (cap: hub.max_quota_share, 50%)"
         )
-    return {"per_type": figures, "shares": shares, "baseline": r["baseline"], "hits": lab["hits"]}
+    out = [
+        Figure(
+            TITLE,
+            f"extra requests per new {t} (content tier)",
+            per,
+            "requests",
+            baseline=r["baseline"][t][0],
+            baseline_name=f"probing every new {t}",
+        )
+        for t, per in figures.items()
+    ]
+    base_bytes = sum(r["baseline"][t][1] * new[t] for t in DAY) / total_new
+    out += [
+        Figure(TITLE, "extra bytes per new repo (content tier)", content_bytes, "bytes",
+               baseline=base_bytes, baseline_name="probing every new repo"),
+        Figure(
+            TITLE, "extra listing bytes per new repo (cheap tier)", listing_extra, "bytes", note="0 requests"
+        ),
+        Figure(TITLE, "requests per hit for its evidence", (ev["api"] + ev["resolvers"]) / hits, "requests"),
+        Figure(TITLE, "leaks found (metadata, config.json, sha256, content)", lab["by_evidence"], "of 4",
+               target=Target(">=", 4, "issue 6 scenarios")),
+    ]  # fmt: skip
+    for plan, (api_share, res_share) in shares.items():
+        cap = Target("<=", 0.5, "hub.max_quota_share (issue 5)")
+        out.append(Figure(TITLE, f"share of a day's API quota, {plan}", api_share, "", target=cap))
+        out.append(Figure(TITLE, f"share of a day's resolver quota, {plan}", res_share, "", target=cap))
+    return out
 
 
 if __name__ == "__main__":
     from monitor import logs
 
     logs.configure(level="warning")
-    main()
+    run()

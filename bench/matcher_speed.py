@@ -17,9 +17,13 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from bench import Figure, Target
+
 NAMES = 1_000_000
 TERMS = 1_000
 NAIVE_SAMPLE = 2_000
+ORDER = 20
+TITLE = "Matcher throughput (1,000 terms, 1,000,000 names, one core)"
 
 _SYLLABLES = (
     "ka",
@@ -129,7 +133,7 @@ def child() -> None:
     print(json.dumps({"ours": ours, "naive": naive, "peak_mb": peak_mb, "build_s": build_s, "hits": hits}))
 
 
-def main() -> None:
+def run() -> list[Figure]:
     proc = subprocess.run(
         [sys.executable, "-m", "bench.matcher_speed", "--child"], capture_output=True, text=True, check=True
     )
@@ -143,10 +147,29 @@ def main() -> None:
         f"peak memory {r['peak_mb']:.0f} MB (target < 300 MB); index built in {r['build_s']:.2f} s; "
         f"{r['hits']:,} names matched"
     )
+    return [
+        Figure(
+            TITLE,
+            "names per second",
+            round(r["ours"]),
+            "names/s",
+            round(r["naive"]),
+            "naive loop, rapidfuzz per term",
+            Target(">=", 100_000, "issue 3"),
+        ),
+        Figure(
+            TITLE,
+            "peak memory (matcher built, names in memory)",
+            round(r["peak_mb"]),
+            "MB",
+            target=Target("<", 300, "issue 3"),
+        ),
+        Figure(TITLE, "index build time", round(r["build_s"], 2), "s"),
+    ]
 
 
 if __name__ == "__main__":
     if "--child" in sys.argv:
         child()
     else:
-        main()
+        run()

@@ -3,6 +3,8 @@
 Both run against the Hub simulator with the real huggingface_hub client, in the same run; requests
 are counted in the simulator's log. The per-term approach is what many monitors do; it also misses
 leetspeak, typos and titles, since `search=` is a substring match on repo ids only.
+Target (README, "How a scan works"): an idle scan costs one request per repo type, whatever the
+number of watches.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
+from bench import Figure, Target
 from monitor import config
 from monitor.dispatch import Relay
 from monitor.hub import HubSource
@@ -21,6 +24,8 @@ from monitor.scanner import Scanner
 from monitor.store import Store
 
 TYPES = ("model", "dataset", "space")
+ORDER = 10
+TITLE = "Hub requests per scan"
 
 
 def _config(tmp: Path, endpoint: str, terms: int) -> Path:
@@ -56,7 +61,10 @@ def per_term_scan(sim: HubSimulator, terms: int, since: datetime) -> int:
     return len(sim.requests())
 
 
-def main() -> None:
+def run() -> list[Figure]:
+    figures: list[Figure] = []
+    baseline = "one search= listing per term and type"
+    idle_target = Target("<=", len(TYPES), "README: one request per repo type when idle")
     print("Hub requests per scan (simulator, 3 repo types; lower is better)")
     print(f"{'scenario':<34}{'leakmon':>10}{'per-term search':>18}{'ratio':>9}")
     now = datetime.now(UTC)
@@ -73,6 +81,9 @@ def main() -> None:
             idle_theirs = per_term_scan(sim, terms, since)
             label = f"idle, {terms} terms"
             print(f"{label:<34}{idle_ours:>10}{idle_theirs:>18}{idle_theirs / idle_ours:>8.1f}x")
+            figures.append(
+                Figure(TITLE, label, idle_ours, "requests", idle_theirs, baseline, target=idle_target)
+            )
             base = datetime.now(UTC)
             for i in range(2500):
                 sim.add_repo("model", f"user{i % 300}/model-{i}", created_at=base - timedelta(seconds=i))
@@ -80,7 +91,11 @@ def main() -> None:
             busy_theirs = per_term_scan(sim, terms, since)
             label = f"busy (2,500 new), {terms} terms"
             print(f"{label:<34}{busy_ours:>10}{busy_theirs:>18}{busy_theirs / busy_ours:>8.1f}x")
+            figures.append(
+                Figure(TITLE, label, busy_ours, "requests", busy_theirs, baseline, note="pages of 1,000")
+            )
+    return figures
 
 
 if __name__ == "__main__":
-    main()
+    run()

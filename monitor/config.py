@@ -23,8 +23,9 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 SEARCH_PATHS = ("leakmon.toml", "/etc/leakmon/leakmon.toml")
 
 _VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_HUB_PART = re.compile(r"^[\w.-]{1,96}$")  # one part of a repo id (\w includes Unicode letters)
+# Used with fullmatch: `$` would also match before a final newline ("a\n" is no name).
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_HUB_PART = re.compile(r"[\w.-]{1,96}")  # one part of a repo id (\w includes Unicode letters)
 
 
 class Secret:
@@ -257,6 +258,8 @@ def read_options(
         if key != name:
             if not isinstance(value, str):
                 raise ConfigError(path, "must be a path (string)")
+            if "\0" in value:
+                raise ConfigError(path, "must be a path (it contains a NUL character)")
             file_path = base_dir / value
             try:
                 value = file_path.read_text(encoding="utf-8").rstrip("\r\n")
@@ -312,12 +315,18 @@ def _patterns(value: list[str]) -> str | None:
             re.compile(pattern, re.IGNORECASE)
         except re.error as err:
             return f"[{i}] is not a valid regular expression ({err})"
+        except (OverflowError, RecursionError) as err:  # `a{99999999999}`, thousands of nested groups
+            return f"[{i}] is not a usable regular expression ({type(err).__name__}: {err})"
     return None
+
+
+def _path_problem(value: str) -> str | None:
+    return "must be a path (it contains a NUL character)" if "\0" in value else None
 
 
 def _owners(value: list[str]) -> str | None:
     for owner in value:
-        if not _HUB_PART.match(owner):
+        if not _HUB_PART.fullmatch(owner):
             return f"{owner!r} is not a Hub user or organisation name"
     return None
 
@@ -325,13 +334,13 @@ def _owners(value: list[str]) -> str | None:
 def _repo_ids(value: list[str]) -> str | None:
     for repo_id in value:
         parts = repo_id.split("/")
-        if len(parts) != 2 or not all(_HUB_PART.match(p) for p in parts):
+        if len(parts) != 2 or not all(_HUB_PART.fullmatch(p) for p in parts):
             return f"{repo_id!r} is not a repo id (owner/name)"
     return None
 
 
 def _name(value: str) -> str | None:
-    return None if _NAME.match(value) else "must be 1-64 letters, digits, '.', '_' or '-'"
+    return None if _NAME.fullmatch(value) else "must be 1-64 letters, digits, '.', '_' or '-'"
 
 
 HUB_SCHEMA = {
@@ -361,7 +370,7 @@ def _listen(value: str) -> tuple[str, int] | None:
     return host.strip("[]"), int(port)
 
 
-DATABASE_SCHEMA = {"path": Option("str", default="leakmon.db")}
+DATABASE_SCHEMA = {"path": Option("str", default="leakmon.db", check=_path_problem)}
 
 
 def _sha256s(value: list[str]) -> str | None:
@@ -530,7 +539,10 @@ def parse(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -
     content_cfg = ContentConfig(**content)
 
     db = read_options("database", _table("database", data.get("database", {})), DATABASE_SCHEMA, base_dir)
-    db_path = Path(db["path"]).expanduser()
+    try:
+        db_path = Path(db["path"]).expanduser()
+    except RuntimeError as err:  # `~someone/...` for a user that does not exist
+        raise ConfigError("database.path", f"cannot expand {db['path']!r}: {err}") from None
     db_cfg = DatabaseConfig(path=db_path if db_path.is_absolute() else base_dir / db_path)
 
     notifiers: list[NotifierConfig] = []
@@ -652,6 +664,8 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError("", f"{source} is not valid TOML: {err}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError("", f"{source} is not valid TOML: arrays or tables nested too deeply") from None
     return parse(data, base_dir=source.resolve().parent, source=source)
 
 

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
+# C0/C1 controls, the Unicode line and paragraph separators, lone surrogates: none may reach a terminal.
+_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def one_line(text: str) -> str:
+    """`text` with every control character shown as an escape (`\\n`), so it stays one line."""
+    return _BREAKING.sub(lambda m: repr(m.group())[1:-1], text)
+
 
 class LeakmonError(Exception):
     """Base of every error leakmon raises on purpose."""
@@ -15,7 +25,8 @@ class ConfigError(LeakmonError):
     def __init__(self, key: str, problem: str) -> None:
         self.key = key
         self.problem = problem
-        super().__init__(f"{key}: {problem}" if key else problem)
+        # Keys and values come from the file: a quoted TOML key may hold a newline.
+        super().__init__(f"{one_line(key)}: {one_line(problem)}" if key else one_line(problem))
 
 
 class UsageError(LeakmonError):

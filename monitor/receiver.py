@@ -1,7 +1,8 @@
 """A local Standard Webhooks receiver: what `leakmon demo` delivers to, and what tests use.
 
-It verifies each signature, can fail on script (status codes for the next N requests), and keeps
-every request it received. Binds 127.0.0.1 only.
+It verifies each signature, can fail on script (status codes for the next N requests) or answer
+slowly (`delay` seconds before each answer), and keeps every request it received. Binds 127.0.0.1
+only.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class WebhookReceiver:
         self.secret = secret
         self.deliveries: list[Delivery] = []
         self._script: list[int] = []
+        self.delay = 0.0  # seconds to wait before answering (a slow receiver; a sender may time out)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
@@ -81,6 +83,8 @@ class WebhookReceiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(min(length, 10_000_000))
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                if receiver.delay > 0:
+                    time.sleep(receiver.delay)
                 with receiver._lock:
                     status = receiver._script.pop(0) if receiver._script else 204
                 ok = verify(receiver.secret, headers, body) if receiver.secret else False

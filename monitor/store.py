@@ -231,8 +231,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def utf8(text: str) -> str:
+    """`text` as SQLite can store it: a lone surrogate (JSON "\\ud800" from the Hub decodes to one)
+    becomes "?". Without this the hit's INSERT raises, and the scan fails on that repo every time."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def bounded_json(value: Any, limit: int = MAX_EVIDENCE_BYTES) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    text = utf8(json.dumps(value, ensure_ascii=False, default=str))
     if len(text.encode()) <= limit:
         return text
     return json.dumps(
@@ -250,10 +260,10 @@ MAX_EVIDENCE_TEXT = 8_000  # characters of one text kept in a hit's evidence
 
 def _probe_item(repo: Repo) -> str:
     """The listing item a probe re-judges the repo from; bounded (a hostile item keeps its id)."""
-    text = json.dumps(dict(repo.raw), ensure_ascii=False, default=str)
+    text = utf8(json.dumps(dict(repo.raw), ensure_ascii=False, default=str))
     if len(text.encode()) <= MAX_EVIDENCE_BYTES:
         return text
-    return json.dumps({"id": repo.repo_id, "createdAt": iso(repo.created_at)})
+    return json.dumps({"id": repo.repo_id, "createdAt": iso(repo.created_at)})  # ASCII: safe
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,7 +526,9 @@ class Store:
         fresh: set[tuple[str, str]] = set()
         for hit in hits:
             repo = hit.repo
-            matches = json.dumps([m.as_dict() for m in hit.matches], ensure_ascii=False)
+            # Hub text with a lone surrogate (JSON "\ud800") cannot be stored as it is: utf8().
+            repo_id = utf8(repo.repo_id)
+            matches = utf8(json.dumps([m.as_dict() for m in hit.matches], ensure_ascii=False))
             listing = bounded_json(dict(repo.raw))
             created = iso(repo.created_at)
             cur = conn.execute(
@@ -526,9 +538,9 @@ class Store:
                 (
                     hit.watch,
                     repo.repo_type,
-                    repo.repo_id,
-                    repo.author,
-                    hit.url,
+                    repo_id,
+                    utf8(repo.author),
+                    utf8(hit.url),
                     hit.severity,
                     created,
                     stamp,
@@ -542,7 +554,7 @@ class Store:
                 hit_id, status, was_created = conn.execute(
                     "SELECT id, status, created_at FROM hits WHERE watch = ? AND repo_type = ?"
                     " AND repo_id = ?",
-                    (hit.watch, repo.repo_type, repo.repo_id),
+                    (hit.watch, repo.repo_type, repo_id),
                 ).fetchone()
                 conn.execute("UPDATE hits SET last_seen = ? WHERE id = ?", (stamp, hit_id))
                 if status == "removed" and was_created != created:
@@ -553,7 +565,7 @@ class Store:
                     conn.execute(
                         "UPDATE hits SET created_at = ?, author = ?, matches = ?, repo = ?, scan_id = ?"
                         " WHERE id = ?",
-                        (created, repo.author, matches, listing, scan_id, hit_id),
+                        (created, utf8(repo.author), matches, listing, scan_id, hit_id),
                     )
                     out.reopened.append(hit_id)
                     fresh.add((repo.repo_type, repo.repo_id))
@@ -1072,7 +1084,7 @@ class Store:
         repo = probe.repo
         row = conn.execute(
             "SELECT id, kind, needs, status FROM probes WHERE repo_type = ? AND repo_id = ?",
-            (repo.repo_type, repo.repo_id),
+            (repo.repo_type, utf8(repo.repo_id)),
         ).fetchone()
         needs = set(probe.needs)
         if row is None:
@@ -1081,7 +1093,7 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     repo.repo_type,
-                    repo.repo_id,
+                    utf8(repo.repo_id),
                     probe.kind,
                     json.dumps(sorted(needs)),
                     _probe_item(repo),

@@ -20,6 +20,24 @@ os.environ.pop("HF_TOKEN", None)
 os.environ.pop("LEAKMON_CONFIG", None)
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# `make stress` sets LEAKMON_STRESS=1: more examples for every property test, more crash runs,
+# longer state-machine runs. `make test` runs the bounded versions.
+STRESS = os.environ.get("LEAKMON_STRESS", "") not in ("", "0")
+
+# No deadlines: the machine is shared and noisy, and a slow example is not a wrong one.
+settings.register_profile(
+    "leakmon", deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("leakmon-stress", parent=settings.get_profile("leakmon"), max_examples=2000)
+settings.load_profile("leakmon-stress" if STRESS else "leakmon")
+
+
+def scaled(normal: int, stress: int) -> int:
+    """A count for `make test`, or the larger one for `make stress`."""
+    return stress if STRESS else normal
+
 
 BLOCKED: list[Any] = []
 _real_connect = socket.socket.connect

@@ -4,7 +4,11 @@ Used by tests/test_crash.py: `python tests/crash_runner.py CONFIG MODE`, where M
   normal         run the scan to the end
   after-send     die right after a notifier got a 2xx, before the outbox row is marked delivered
   mid-hit        die inside the hit+outbox transaction, after the hit row was written
-Kept out of the package: production code has no crash hooks.
+Kept out of the package: production code has no crash hooks. Killed from outside at a random
+moment, MODE `normal` is a scan that dies wherever it happens to be (tests/test_crash.py,
+tests/test_stateful.py); it prints "ready" once imported and configured, just before the scan.
+LEAKMON_TEST_PAGE_SIZE sets the Hub listing page size (default 1000), LEAKMON_TEST_LEASE the
+outbox lease in seconds (default 1).
 """
 
 from __future__ import annotations
@@ -47,9 +51,12 @@ def main() -> None:
 
     cfg = config.load(config_path)
     db = store.Store.open(cfg.database.path)
-    source = HubSource.from_config(cfg.hub, max_retries=1, base_wait=0.05)
-    relay = Relay(db, build_notifiers(cfg.notifiers), schedule=(0.1,), lease=timedelta(seconds=1))
+    page_size = int(os.environ.get("LEAKMON_TEST_PAGE_SIZE") or 1000)
+    source = HubSource.from_config(cfg.hub, max_retries=1, base_wait=0.05, page_size=page_size)
+    lease = timedelta(seconds=float(os.environ.get("LEAKMON_TEST_LEASE") or 1))
+    relay = Relay(db, build_notifiers(cfg.notifiers), schedule=(0.1,), lease=lease)
     scanner = Scanner(cfg, db, source, relay, delivery_wait=3)
+    print("ready", flush=True)
     result = scanner.run_once()
     print(f"{result.outcome} new={len(result.new_hit_ids)} delivered={result.delivery.delivered}")
 

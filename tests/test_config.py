@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from monitor import config
 from monitor.cli import cli
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, one_line
 from tests.conftest import SECRET
 
 GOOD = f"""
@@ -337,3 +337,41 @@ max_requests = 10
     assert shown["watch"][1]["fingerprint"][1]["tensors"] == {"lm_head.weight": [32000, 8192]}
     result = CliRunner().invoke(cli, ["check", "--json", "--config", str(path)])
     assert result.exit_code == 0, result.output
+
+
+def test_names_and_owners_are_whole_line_matches(tmp_path: Path) -> None:
+    """`$` in a regex also matches before a final newline: "a\\n" must not pass as a name."""
+    base = {"watch": [{"name": "a", "terms": ["x"]}]}
+    for data, key in [
+        ({"watch": [{"name": "a\n", "terms": ["x"]}]}, "watch[0].name"),
+        ({"watch": [{"name": "a", "terms": ["x"], "owners": ["evil\n"]}]}, "watch[0].owners"),
+        ({**base, "allowlist": {"repos": ["a/b\n"]}}, "allowlist.repos"),
+        ({**base, "notifier": [{"name": "n\n", "type": "stdout"}]}, "notifier[0].name"),
+    ]:
+        with pytest.raises(ConfigError) as err:
+            config.parse(data, tmp_path)
+        assert err.value.key == key
+
+
+def test_config_errors_found_by_fuzzing(tmp_path: Path) -> None:
+    """Found by tests/test_fuzz.py: each raised ValueError, RecursionError, OverflowError or
+    RuntimeError (a traceback instead of exit 2), or printed a message over two lines."""
+    w = [{"name": "a", "terms": ["x"]}]
+    cases = [
+        ({"hub": {"token_file": "a\x00b"}, "watch": w}, "hub.token_file"),
+        ({"watch": [{**w[0], "patterns": ["(" * 3000 + ")" * 3000]}]}, "watch[0].patterns"),
+        ({"watch": [{**w[0], "exclude": ["a{99999999999}"]}]}, "watch[0].exclude"),
+        ({"database": {"path": "~no-such-user-at-all/x"}, "watch": w}, "database.path"),
+        ({"database": {"path": "a\x00.db"}, "watch": w}, "database.path"),
+        ({"a\nb": 1}, "a\nb"),
+    ]
+    for data, key in cases:
+        with pytest.raises(ConfigError) as err:
+            config.parse(data, tmp_path)
+        assert err.value.key == key
+        message = str(err.value)
+        assert "\n" not in message and message.startswith(one_line(key) + ": ")
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 5000 + "]" * 5000)
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        config.load(deep)

@@ -179,6 +179,9 @@ def test_fit_never_cuts_an_escape() -> None:
         ("javascript:alert(1)", ""),
         ("https://user:pw@evil.example/", ""),
         ("https://hf.co:99999/", ""),
+        ("https://hf.co/a\ud800b", ""),  # a lone surrogate (from a JSON escape): no crash, no link
+        ("https://hf.co/" + "\x9b" * 400, ""),  # 417 characters, 2,414 once percent-encoded: too long
+        ("https://hf.co/" + "é" * 300, "https://hf.co/" + "%C3%A9" * 300),  # 1,814 once encoded: fine
     ],
 )
 def test_safe_url(url: str, expected: str) -> None:

@@ -278,3 +278,23 @@ def test_reupload_of_links_two_hits(store: Store) -> None:
         store.set_reupload_of(first, first)
     store.set_reupload_of(second, None)
     assert store.get_hit(second)["reupload_of"] is None
+
+
+def test_hub_text_with_a_lone_surrogate_is_recorded(store: Store) -> None:
+    """JSON "\\ud800" decodes to a lone surrogate, which SQLite cannot store: the hit's INSERT raised
+    UnicodeEncodeError and the scan failed on that repo every time (a card title can carry one)."""
+    import json
+
+    item = json.loads('{"id": "x/video-app", "cardData": {"title": "Sora \\ud800 demo"}}')
+    repo = Repo("space", "x/video-app\udcff", T0, author="x\ud800", title=item["cardData"]["title"], raw=item)
+    match = Match("sora", "term", "title", "sora", repo.title or "", 1.0)
+    hit = NewHit("sora", "high", repo, "https://huggingface.co/spaces/x/video-app\udcff", [match], ["a"])
+    scan_id = store.start_scan(T0)
+    (hit_id,) = store.record_hits(scan_id, [hit], now=T0)
+    assert store.record_hits(scan_id, [hit], now=T0) == []  # the same repo again: still one hit
+    row = store.get_hit(hit_id)
+    assert row is not None
+    assert row["repo_id"] == "x/video-app?" and row["author"] == "x?"
+    assert row["matches"][0]["text"] == "Sora ? demo"
+    assert row["repo"]["cardData"]["title"] == "Sora ? demo"
+    assert store.outbox_counts()["pending"] == 1

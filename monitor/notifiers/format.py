@@ -34,6 +34,7 @@ _BREAKS = re.compile("[\r\n\t\x0b\x0c\x85\u2028\u2029]+")
 # What remains of C0/C1 controls, DEL, and format characters that can reorder or hide text.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
 _SPACES = re.compile(r" {2,}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 ELLIPSIS = "…"
 
 # Quote(text, limit): render one clean Hub value for a service, escaped, at most `limit` long.
@@ -92,8 +93,8 @@ def safe_url(value: object, limit: int = 2000) -> str:
     are percent-encoded in the path, query and fragment; a host with anything odd is refused.
     """
     text = "" if value is None else str(value).strip()
-    if not text or len(text) > limit:
-        return ""
+    if not text or len(text) > limit or _SURROGATE.search(text):
+        return ""  # a lone surrogate (JSON "\ud800" decodes to one) has no UTF-8 form to percent-encode
     try:
         parts = urlsplit(text)
         host = parts.hostname
@@ -105,7 +106,7 @@ def safe_url(value: object, limit: int = 2000) -> str:
     if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", parts.netloc):  # no userinfo, no odd characters
         return ""
     safe = "/:!$&+,;=%~-._*"  # not `@`: no mention can hide in a link
-    return urlunsplit(
+    link = urlunsplit(
         (
             parts.scheme.lower(),
             parts.netloc,
@@ -114,6 +115,9 @@ def safe_url(value: object, limit: int = 2000) -> str:
             quote(parts.fragment, safe=safe + "?"),
         )
     )
+    # Percent-encoding can make a link up to 9 times longer: keep the bound on what is sent too
+    # (Slack refuses a message whose link or section passes its limits, on every retry).
+    return link if len(link) <= limit else ""
 
 
 # --- the view: one alert, clean and bounded -----------------------------------------------------
