@@ -160,7 +160,8 @@ def _tr39_table() -> dict[int, str]:
 
 _HOMOGLYPHS = {**_tr39_table(), **_CURATED, **_STYLED}
 # A version's trailing ".0" components: "Qwen-3.0-Max" is version 3 ("1.0.0" -> "1"; "0.0.1" stays).
-_ZERO_RE = re.compile(r"(?<=\d)(?:\.0+)+(?![\d.])")
+# Not before a letter: in "sora-1.0mni" the 0 is a leetspeak o, not a version.
+_ZERO_RE = re.compile(r"(?<=\d)(?:\.0+)+(?![\d.]|[^\W\d_])")
 
 
 def _fold(text: str) -> str:

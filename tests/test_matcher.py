@@ -581,6 +581,7 @@ def term_and_disguise(draw: st.DrawFn) -> tuple[str, str]:
 @example(("llama 3", "l1am43"))
 @example(("gemini 3 pro", "g3m1n13pr0"))
 @example(("lie abc", "l13abc"))
+@example(("aaa-1-oaaa-aaa", "aaa-1.0aaa-aaa"))  # a leetspeak 0 after a version dot, not a ".0"
 def test_disguised_terms_still_match(case: tuple[str, str]) -> None:
     term, text = case
     m = Matcher([watch("w", term, fuzzy=False)])
