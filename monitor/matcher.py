@@ -595,6 +595,8 @@ class Matcher:
         self._info_cache: dict[str, _Info] = {}
         self._run_verdicts: dict[str, int] = {}
         self._closed_runs: set[str] = set()  # the runs judged _CLOSED
+        self._open_runs: dict[str, dict[str, int]] = {}  # run judged _OPEN -> next run -> verdict
+        self._pairs = 0  # verdicts in _open_runs
         self._window_verdicts: dict[tuple[str, ...], int] = {}
 
         # Patterns: one combined regex says quickly that none matches (if they combine at all).
@@ -616,21 +618,31 @@ class Matcher:
         its owner or author are skipped; a watch's `exclude` patterns drop its matches.
         """
         repo_id = repo.repo_id
-        slash = repo_id.find("/")  # as Repo.owner and Repo.name split it, once
-        owner = repo_id[:slash] if slash >= 0 else ""
-        name = repo_id[slash + 1 :]
+        owner, slash, name = repo_id.partition("/")  # as Repo.owner and Repo.name split it, once
+        if not slash:
+            owner, name = "", repo_id
         if self._any_suppression and self._globally_suppressed(repo_id, owner, repo.author):
             return []
+        # `_hits(name)`, with `_quiet` inline for plain names: most names match nothing.
+        if self._patterns or not name.isascii() or ".0" in name:
+            hits = self._hits(name)
+        else:
+            runs = name.encode().translate(_RUN_BREAKS).decode().split()
+            if self._closed_runs.issuperset(runs) or self._quiet_runs(runs):
+                hits = []
+            else:
+                hits = []
+                self._term_hits(name, hits)
+        owner_hits = self._owner_cache.get(owner)
+        if owner_hits is None:
+            owner_hits = self._owner_hits(owner)
+        if not (hits or owner_hits or repo.title or repo.tags or repo.base_models or repo.linked_models):
+            return []  # the usual case
         entries: list[_Entry] = []
-        hits = self._hits(name)
         if hits:
             entries.append((_NAME_F, name, hits))
-        if owner:
-            hits = self._owner_cache.get(owner)
-            if hits is None:
-                hits = self._owner_hits(owner)
-            if hits:
-                entries.append((_OWNER_F, owner, hits))
+        if owner_hits:
+            entries.append((_OWNER_F, owner, owner_hits))
         if repo.title:
             self._add(entries, _TITLE_F, repo.title, self._hits(repo.title))
         if repo.tags or repo.base_models or repo.linked_models:
@@ -817,27 +829,56 @@ class Matcher:
         """Fast path: True only when `_term_hits` would find nothing in this folded text.
 
         Most names match nothing, and their runs repeat across names, so each run is judged once
-        (`_walks_verdict`, cached): the walks that start in it end inside it without a hit, or some
-        reach its end wanting more tokens ("open"). After an open run, the window of runs from it
-        on is judged the same way, until its walks end. A window that may hit sends the text to the
-        general path, and so does a second open run while a window is still open (rare).
+        (`_walks_verdict`, cached): the walks that start in it end inside it without a hit
+        ("closed"), or some reach its end wanting more tokens ("open"). An open run is judged again
+        with the run after it (once per pair). Anything else takes `_quiet_windows`.
         """
         if folded.isascii():  # the same runs as _ASCII_RUN_RE.findall, faster
             runs: list[str] = folded.encode().translate(_RUN_BREAKS).decode().split()
         else:
             runs = _RUN_RE.findall(folded)
-        if self._closed_runs.issuperset(runs):
-            return True  # every walk ends in the run where it starts, without a hit (the usual case)
-        get = self._run_verdicts.get
+        # Usually every walk ends in the run where it starts, without a hit.
+        return self._closed_runs.issuperset(runs) or self._quiet_runs(runs)
+
+    def _quiet_runs(self, runs: list[str]) -> bool:
+        """`_quiet` for the runs of a text, some of which are not closed."""
+        closed = self._closed_runs
+        previous = ""
+        following: dict[str, int] | None = None  # pair verdicts of the previous run, if open
+        for run in runs:
+            if run in closed:
+                pairs = None
+                if following is None:
+                    continue  # the usual case
+            else:
+                pairs = self._open_runs.get(run)
+                if pairs is None:
+                    if self._run_verdicts.get(run) == _LOUD:
+                        return False
+                    return self._quiet_windows(runs)  # a run without tokens, or a new one
+            if following is not None:
+                verdict = following.get(run)
+                if verdict is None:
+                    verdict = self._pair_verdict(previous, run)
+                if verdict == _LOUD:
+                    return False
+                if verdict == _OPEN:  # the walks go on: judge them from the open run on
+                    return self._quiet_windows(runs[runs.index(previous) :])
+            following = pairs
+            previous = run
+        return True
+
+    def _quiet_windows(self, runs: list[str]) -> bool:
+        """`_quiet` the careful way: after an open run, the window of runs from it on is judged
+        until its walks end. A window that may hit sends the text to the general path, and so does
+        a second open run while a window is still open."""
         window: tuple[str, ...] = ()  # from an open run to the previous run, while walks go on
         for run in runs:
-            verdict = get(run)
+            verdict = self._run_verdicts.get(run)
             if verdict is None:
                 verdict = self._run_verdict(run)
-            if not (verdict or window):
-                continue  # a closed run: its walks end inside it (the common case)
-            if verdict == _EMPTY:
-                continue  # no tokens: the general path skips the run too
+            if verdict == _EMPTY or (verdict == _CLOSED and not window):
+                continue  # (a run without tokens is skipped by the general path too)
             if verdict == _LOUD:
                 return False
             if window:
@@ -862,9 +903,23 @@ class Matcher:
         if len(self._run_verdicts) >= _INFO_CACHE_MAX:
             self._run_verdicts.clear()
             self._closed_runs.clear()
+            self._open_runs.clear()
         self._run_verdicts[run] = verdict
         if verdict == _CLOSED:
             self._closed_runs.add(run)
+        elif verdict == _OPEN:
+            self._open_runs[run] = {}
+        return verdict
+
+    def _pair_verdict(self, first: str, second: str) -> int:
+        """`_walks_verdict` of an open run and the next (closed or open), for `_quiet` (cached)."""
+        verdict = self._walks_verdict([self._readings(first), self._readings(second)])
+        self._pairs += 1
+        if self._pairs >= _INFO_CACHE_MAX:
+            self._pairs = 0
+            for pairs in self._open_runs.values():
+                pairs.clear()
+        self._open_runs[first][second] = verdict
         return verdict
 
     def _window_verdict(self, window: tuple[str, ...]) -> int:
