@@ -59,6 +59,10 @@ whatever the number of terms. Exact keys and their proper prefixes live in one d
 a SymSpell deletion index (every key and its 1-deletions), looked up with a candidate and its
 1-deletions, then verified. What a candidate string means (exact hits, fuzzy hits, key prefix,
 possible misspelt key start) is cached per string, since tokens repeat a lot across Hub names.
+Most names match nothing: a fast path (`Matcher._quiet`) judges each run of letters and digits
+once -- do the walks that start in it end inside it, without a hit? -- and a name made of such runs
+(or whose walks end in the next run, judged once per pair) skips the general path. It only ever
+says "nothing here" when the general path would find nothing; tests check that on random texts.
 """
 
 from __future__ import annotations
@@ -485,6 +489,13 @@ _MAX_PART = 32
 # may be a misspelt start of a fuzzy key.
 _Info = tuple[tuple[_Hit, ...], tuple[_Hit, ...], bool, bool]
 _NOTHING: _Info = ((), (), False, False)
+# What the walks that start in a run (or a run and the next) do, for the fast path: end inside
+# without a hit, reach the end still wanting more tokens, may hit, or the run has no tokens.
+_CLOSED, _OPEN, _LOUD, _EMPTY = 0, 1, 2, 3
+_MAX_WINDOW = 4  # runs judged together at most (a longer window: general path)
+# Bytes of ASCII text that end a run (all but letters, digits, @ and $) -> spaces, for
+# `bytes.translate` (much faster than `str.translate` or a regex).
+_RUN_BREAKS = bytes(c if c < 128 and (chr(c).isalnum() or chr(c) in "@$") else 32 for c in range(256))
 
 
 class Matcher:
@@ -500,6 +511,7 @@ class Matcher:
     def __init__(self, watches: Iterable[WatchConfig], suppressions: Iterable[Suppression] = ()) -> None:
         self.watches: tuple[WatchConfig, ...] = tuple(watches)
         self._text_cache: dict[str, list[_Hit]] = {}
+        self._owner_cache: dict[str, list[_Hit]] = {}
         self._compile_filters(suppressions)
         # key or proper prefix of a key -> (hits when the joined tokens equal it, is a proper prefix)
         exact: dict[str, tuple[list[_Hit], bool]] = {}
@@ -582,6 +594,11 @@ class Matcher:
         self._fz_lengths = frozenset(lengths)
         self._fz_maxlen = max(lengths, default=0)
         self._info_cache: dict[str, _Info] = {}
+        self._run_verdicts: dict[str, int] = {}
+        self._closed_runs: set[str] = set()  # the runs judged _CLOSED
+        self._open_runs: dict[str, dict[str, int]] = {}  # run judged _OPEN -> next run -> verdict
+        self._pairs = 0  # verdicts in _open_runs
+        self._window_verdicts: dict[tuple[str, ...], int] = {}
 
         # Patterns: one combined regex says quickly that none matches (if they combine at all).
         self._pattern_any: re.Pattern[str] | None = None
@@ -602,19 +619,31 @@ class Matcher:
         its owner or author are skipped; a watch's `exclude` patterns drop its matches.
         """
         repo_id = repo.repo_id
-        slash = repo_id.find("/")  # as Repo.owner and Repo.name split it, once
-        owner = repo_id[:slash] if slash >= 0 else ""
-        name = repo_id[slash + 1 :]
+        owner, slash, name = repo_id.partition("/")  # as Repo.owner and Repo.name split it, once
+        if not slash:
+            owner, name = "", repo_id
         if self._any_suppression and self._globally_suppressed(repo_id, owner, repo.author):
             return []
+        # `_hits(name)`, with `_quiet` inline for plain names: most names match nothing.
+        if self._patterns or not name.isascii() or ".0" in name:
+            hits = self._hits(name)
+        else:
+            runs = name.encode().translate(_RUN_BREAKS).decode().split()
+            if self._closed_runs.issuperset(runs) or self._quiet_runs(runs):
+                hits = []
+            else:
+                hits = []
+                self._term_hits(name, hits)
+        owner_hits = self._owner_cache.get(owner)
+        if owner_hits is None:
+            owner_hits = self._owner_hits(owner)
+        if not (hits or owner_hits or repo.title or repo.tags or repo.base_models or repo.linked_models):
+            return []  # the usual case
         entries: list[_Entry] = []
-        hits = self._hits(name)
         if hits:
             entries.append((_NAME_F, name, hits))
-        if owner:
-            hits = self._owner_hits(owner)
-            if hits:
-                entries.append((_OWNER_F, owner, hits))
+        if owner_hits:
+            entries.append((_OWNER_F, owner, owner_hits))
         if repo.title:
             self._add(entries, _TITLE_F, repo.title, self._hits(repo.title))
         if repo.tags or repo.base_models or repo.linked_models:
@@ -774,16 +803,19 @@ class Matcher:
             entries.append((field, text, hits))
 
     def _owner_hits(self, owner: str) -> list[_Hit]:
-        """Terms in the owner's name, and the watches that list this owner."""
+        """Terms in the owner's name, and the watches that list this owner (cached: owners repeat)."""
         if not owner:
             return []
-        hits = self._text_cache.get(owner)
+        hits = self._owner_cache.get(owner)
         if hits is None:
-            hits = self._cached_hits(owner)
-        if not self._owners:
-            return hits
-        listed = self._owners.get(owner.casefold())
-        return hits + listed if listed else hits
+            hits = self._hits(owner[:_MAX_TEXT])
+            listed = self._owners.get(owner.casefold())
+            if listed:
+                hits = hits + listed
+            if len(self._owner_cache) >= _TEXT_CACHE_MAX:
+                self._owner_cache.clear()
+            self._owner_cache[owner] = hits
+        return hits
 
     def _cached_hits(self, text: str) -> list[_Hit]:
         """`_hits` for texts that repeat across repos (owners, tags, base models)."""
@@ -795,10 +827,177 @@ class Matcher:
         return hits
 
     def _hits(self, text: str) -> list[_Hit]:
-        out: list[_Hit] = []
         if not text:
-            return out
+            return []
         folded = text if text.isascii() and ".0" not in text else _fold(text)
+        out: list[_Hit] = []
+        if not self._quiet(folded):
+            self._term_hits(folded, out)
+        if self._patterns:
+            self._pattern_hits(text, folded, out)
+        return out
+
+    def _quiet(self, folded: str) -> bool:
+        """Fast path: True only when `_term_hits` would find nothing in this folded text.
+
+        Most names match nothing, and their runs repeat across names, so each run is judged once
+        (`_walks_verdict`, cached): the walks that start in it end inside it without a hit
+        ("closed"), or some reach its end wanting more tokens ("open"). An open run is judged again
+        with the run after it (once per pair). Anything else takes `_quiet_windows`.
+        """
+        if folded.isascii():  # the same runs as _ASCII_RUN_RE.findall, faster
+            runs: list[str] = folded.encode().translate(_RUN_BREAKS).decode().split()
+        else:
+            runs = _RUN_RE.findall(folded)
+        # Usually every walk ends in the run where it starts, without a hit.
+        return self._closed_runs.issuperset(runs) or self._quiet_runs(runs)
+
+    def _quiet_runs(self, runs: list[str]) -> bool:
+        """`_quiet` for the runs of a text, some of which are not closed."""
+        closed = self._closed_runs
+        previous = ""
+        following: dict[str, int] | None = None  # pair verdicts of the previous run, if open
+        for run in runs:
+            if run in closed:
+                pairs = None
+                if following is None:
+                    continue  # the usual case
+            else:
+                pairs = self._open_runs.get(run)
+                if pairs is None:
+                    if self._run_verdicts.get(run) == _LOUD:
+                        return False
+                    return self._quiet_windows(runs)  # a run without tokens, or a new one
+            if following is not None:
+                verdict = following.get(run)
+                if verdict is None:
+                    verdict = self._pair_verdict(previous, run)
+                if verdict == _LOUD:
+                    return False
+                if verdict == _OPEN:  # the walks go on: judge them from the open run on
+                    return self._quiet_windows(runs[runs.index(previous) :])
+            following = pairs
+            previous = run
+        return True
+
+    def _quiet_windows(self, runs: list[str]) -> bool:
+        """`_quiet` the careful way: after an open run, the window of runs from it on is judged
+        until its walks end. A window that may hit sends the text to the general path, and so does
+        a second open run while a window is still open."""
+        window: tuple[str, ...] = ()  # from an open run to the previous run, while walks go on
+        for run in runs:
+            verdict = self._run_verdicts.get(run)
+            if verdict is None:
+                verdict = self._run_verdict(run)
+            if verdict == _EMPTY or (verdict == _CLOSED and not window):
+                continue  # (a run without tokens is skipped by the general path too)
+            if verdict == _LOUD:
+                return False
+            if window:
+                window += (run,)
+                still = self._window_verdicts.get(window)
+                if still is None:
+                    still = self._window_verdict(window)
+                if still == _LOUD:
+                    return False
+                if still == _OPEN:
+                    if verdict == _OPEN or len(window) >= _MAX_WINDOW:
+                        return False  # two windows, or a long one: rare enough for the general path
+                    continue
+                window = ()
+            if verdict == _OPEN:
+                window = (run,)
+        return True
+
+    def _run_verdict(self, run: str) -> int:
+        readings = self._readings(run)
+        verdict = self._walks_verdict([readings]) if readings else _EMPTY
+        if len(self._run_verdicts) >= _INFO_CACHE_MAX:
+            self._run_verdicts.clear()
+            self._closed_runs.clear()
+            self._open_runs.clear()
+        self._run_verdicts[run] = verdict
+        if verdict == _CLOSED:
+            self._closed_runs.add(run)
+        elif verdict == _OPEN:
+            self._open_runs[run] = {}
+        return verdict
+
+    def _pair_verdict(self, first: str, second: str) -> int:
+        """`_walks_verdict` of an open run and the next (closed or open), for `_quiet` (cached)."""
+        verdict = self._walks_verdict([self._readings(first), self._readings(second)])
+        self._pairs += 1
+        if self._pairs >= _INFO_CACHE_MAX:
+            self._pairs = 0
+            for pairs in self._open_runs.values():
+                pairs.clear()
+        self._open_runs[first][second] = verdict
+        return verdict
+
+    def _window_verdict(self, window: tuple[str, ...]) -> int:
+        runs = [readings for readings in map(self._readings, window) if readings]
+        verdict = self._walks_verdict(runs)
+        if len(self._window_verdicts) >= _INFO_CACHE_MAX:
+            self._window_verdicts.clear()
+        self._window_verdicts[window] = verdict
+        return verdict
+
+    def _readings(self, run: str) -> tuple[tuple[str, ...], ...]:
+        readings = self._readings_cache.get(run)
+        return self._useful_readings(run) if readings is None else readings
+
+    def _walks_verdict(self, runs: _Runs) -> int:
+        """What the walks of `_term_hits` that start in the first of these runs do within them:
+        _LOUD if one may hit, else _OPEN if one reaches their end wanting more tokens, else
+        _CLOSED. As in `_term_hits`, every path through the readings is walked exact, and the path
+        of plain readings also fuzzy; when in doubt the answer is _LOUD or _OPEN (general path)."""
+        verdict = _CLOSED
+        for a, reading in enumerate(runs[0]):
+            for t, tok in enumerate(reading):
+                stack = [((0, a, t), tok, a == 0)]  # node, joined tokens, on the plain path
+                while stack:
+                    node, s, plain = stack.pop()
+                    info = self._info_of(s)
+                    if info is _NOTHING:
+                        continue
+                    exact, typos, is_prefix, misspelt_start = info
+                    if exact or (plain and typos):
+                        return _LOUD
+                    if plain and misspelt_start:
+                        completion = self._completion_verdict(runs, node, s)
+                        if completion == _LOUD:
+                            return _LOUD
+                        verdict = max(verdict, completion)
+                    if is_prefix:
+                        following = _succ(runs, *node)
+                        if not following:
+                            verdict = max(verdict, _OPEN)
+                        for r2, a2, t2 in following:
+                            stack.append(((r2, a2, t2), s + runs[r2][a2][t2], plain and a2 == 0))
+        return verdict
+
+    def _completion_verdict(self, runs: _Runs, node: _Node, s: str) -> int:
+        """`_walks_verdict` for `_complete_flat` from `s`, which ends at `node`: on along the plain
+        readings."""
+        tail = ""
+        while True:
+            r, a, t = node
+            node = (r, a, t + 1) if t + 1 < len(runs[r][a]) else (r + 1, 0, 0)
+            if node[0] == len(runs):
+                return _OPEN
+            tail += runs[node[0]][0][node[2]]
+            length = len(s) + len(tail)
+            if tail not in self._fz_infix or length > self._fz_maxlen:
+                return _CLOSED
+            if tail in self._fz_suffix and length in self._fz_lengths and self._info_of(s + tail)[1]:
+                return _LOUD
+
+    def _info_of(self, s: str) -> _Info:
+        info = self._info_cache.get(s)
+        return self._info(s) if info is None else info
+
+    def _term_hits(self, folded: str, out: list[_Hit]) -> None:
+        """The general path: term and fuzzy hits in a folded text."""
         if _LEET_HINT_RE.search(folded) is None:
             toks = _plain_tokens(folded)
             if toks:
@@ -822,9 +1021,6 @@ class Matcher:
                         self._walk_flat([tok for reading in combo for tok in reading], out, False)
                 elif combinations > _MAX_SEQUENCES:
                     self._walk(runs, out)
-        if self._patterns:
-            self._pattern_hits(text, folded, out)
-        return out
 
     def _useful_readings(self, run: str) -> tuple[tuple[str, ...], ...]:
         """The readings of a run worth walking for these watches (cached): the plain one, and the

@@ -655,6 +655,146 @@ def test_ascii_fast_paths_agree_with_the_general_regexes(text: str) -> None:
     assert bool(matcher._LEET_HINT_RE.search(text)) == bool(old_hint)
 
 
+# ---------------------------------------------------------------------------------------------
+# The fast path for texts that match nothing (Matcher._quiet) must agree with the general path
+
+
+def general_path(m: Matcher) -> Matcher:
+    """The same matcher with its fast path switched off: every text takes the general path."""
+    m._quiet = lambda folded: False  # type: ignore[method-assign]
+    return m
+
+
+FAST_WATCHES = [
+    *WATCHES,
+    watch("syllables", "karino", "vex-tarlu", "monsal-ark", "dri-7", "belcy", "lu-7", "zekapo"),
+    watch("exact", "terion", "so ra", "ab", fuzzy=False),
+    watch("versions", "midjourney-v7", "gpt-4o", "qwen-2.5"),
+    watch("patterns", "zzzzz", patterns=(r"ka.ri",)),
+]
+FAST = Matcher(FAST_WATCHES)  # shared, so its caches fill up across examples as in a scan
+GENERAL = general_path(Matcher(FAST_WATCHES))
+_KEYS = ["sora", "turbo", "mistral", "medium", "gemini", "ultra", "qwen", "llama", "karino", "vex",
+         "tarlu", "monsal", "ark", "dri", "belcy", "zekapo", "terion", "midjourney", "gpt", "lu"]  # fmt: skip
+_SEPS = ["-", "_", ".", " ", "", "/", "--", "@", "$", " @ ", "-$-", "\u200b", "·"]
+
+
+@st.composite
+def near_misses(draw: st.DrawFn) -> str:
+    """Texts made of watched words and pieces of them: prefixes, suffixes, one typo, leetspeak,
+    case changes, versions and stray letters, with any separators (or none, or runs without a
+    letter or digit) between them: the texts where a walk goes on from one run to the next."""
+    pieces = []
+    for _ in range(draw(st.integers(1, 6))):
+        word = draw(st.sampled_from(_KEYS))
+        kind = draw(
+            st.sampled_from(["word", "prefix", "suffix", "typo", "leet", "version", "letter", "split"])
+        )
+        if kind == "prefix":
+            word = word[: draw(st.integers(1, len(word)))]
+        elif kind == "suffix":
+            word = word[draw(st.integers(0, len(word) - 1)) :]
+        elif kind in ("typo", "split"):
+            i = draw(st.integers(0, len(word) - 1))
+            edit = draw(st.sampled_from(["insert", "delete", "substitute", "transpose"]))
+            c = draw(st.sampled_from("aeiorstxz"))
+            word = {
+                "insert": word[:i] + c + word[i:],
+                "delete": word[:i] + word[i + 1 :],
+                "substitute": word[:i] + c + word[i + 1 :],
+                "transpose": word[:i] + word[i + 1 : i + 2] + word[i : i + 1] + word[i + 2 :],
+            }[edit]
+        elif kind == "leet":
+            word = "".join(_LEET.get(c, c) if draw(st.booleans()) else c for c in word)
+        elif kind == "version":
+            word = draw(st.sampled_from(["v", "", "V"])) + str(draw(st.integers(0, 12)))
+        elif kind == "letter":
+            word = draw(st.sampled_from(["b", "k", "B", "x", "s", "7b", "8B", "a3b", "i", "l"]))
+        if draw(st.booleans()):
+            word = word.capitalize() if draw(st.booleans()) else word.upper()
+        if kind == "split":  # the word, maybe misspelt, in 2-3 runs
+            cuts = sorted(draw(st.sets(st.integers(1, max(1, len(word) - 1)), min_size=1, max_size=2)))
+            parts = [word[a:b] for a, b in zip([0, *cuts], [*cuts, len(word)], strict=True)]
+            word = "".join(part + draw(st.sampled_from(_SEPS)) for part in parts[:-1]) + parts[-1]
+        pieces.append(word)
+    text = pieces[0]
+    for piece in pieces[1:]:
+        text += draw(st.sampled_from(_SEPS)) + piece
+    return text
+
+
+def assert_fast_path_agrees(fast: Matcher, general: Matcher, text: str) -> None:
+    """When the fast path calls a text quiet, the general path finds nothing in it; and every
+    result, of `_hits` and of `match_repo` in every field, is the same with and without it."""
+    folded = matcher._fold(text)
+    found: list[tuple[int, int, int, float]] = []
+    general._term_hits(folded, found)
+    if fast._quiet(folded):
+        assert found == [], (text, found)
+    assert fast._hits(text) == general._hits(text), text
+    owner, _, name = text.partition("/")
+    r = Repo("model", text, NOW, author=owner, title=name, tags=(text, name), base_models=(owner,))
+    assert fast.match_repo(r) == general.match_repo(r), text
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(near_misses())
+@example("7b-lora-sora")  # an open run ("b" starts keys), then one that closes it
+@example("mistral-@-medium")  # a run without letters or digits between the words
+@example("gemini-ult-ra")  # a walk across three runs
+@example("s0r4-7urb0")  # leetspeak readings across runs
+@example("kxrin-o")  # a typo found by completing a misspelt start with the next run
+@example("kxri-n-o")  # ... with the next two runs
+@example("vex-@-tarlu")  # a walk across a run without tokens
+@example("karinoo-k4rino-karimo")  # fuzzy and leetspeak side by side
+def test_fast_path_agrees_with_the_general_path(text: str) -> None:
+    """Adversarial texts, on a matcher whose caches hold earlier examples and on a new one."""
+    assert_fast_path_agrees(FAST, GENERAL, text)
+    assert_fast_path_agrees(Matcher(FAST_WATCHES), general_path(Matcher(FAST_WATCHES)), text)  # cold
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet="soratbkmelinuqwSORTBKL0134579@$-_. /\u200bоѕΟ𝐬é", max_size=40))
+def test_fast_path_agrees_on_random_text(text: str) -> None:
+    assert_fast_path_agrees(FAST, GENERAL, text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_fast_path_agrees_on_any_text(text: str) -> None:
+    assert_fast_path_agrees(FAST, GENERAL, text)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.text(alphabet="abkos1 -", min_size=2, max_size=9), min_size=1, max_size=5),
+    st.lists(st.text(alphabet="abkoslr1B$@ -_", max_size=24), min_size=1, max_size=8),
+    st.booleans(),
+)
+def test_fast_path_agrees_for_any_terms(terms: list[str], texts: list[str], fuzzy: bool) -> None:
+    """Short terms over a small alphabet: most texts hold pieces of them, so walks cross runs."""
+    assume(all(tokens(t) for t in terms))
+    ws = [watch("w", *terms, fuzzy=fuzzy)]
+    fast, general = Matcher(ws), general_path(Matcher(ws))
+    for text in texts:
+        assert_fast_path_agrees(fast, general, text)
+
+
+def test_fast_path_agrees_when_its_caches_are_cleared(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(matcher, "_INFO_CACHE_MAX", 3)
+    fast, general = Matcher(FAST_WATCHES), general_path(Matcher(FAST_WATCHES))
+    texts = [t for t, _ in POSITIVES] + [t for t, _ in NEGATIVES] + ["7b-lora-sora", "k4rino-b-x"]
+    for text in texts * 2:
+        assert_fast_path_agrees(fast, general, text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="aAbBzZ0134579@$_-. /\t\x1c\x7f", max_size=16))
+def test_ascii_runs_split_like_the_run_regex(text: str) -> None:
+    runs = text.encode().translate(matcher._RUN_BREAKS).decode().split()
+    assert runs == matcher._ASCII_RUN_RE.findall(text) == matcher._RUN_RE.findall(text)
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=4), st.text(max_size=60))
 def test_any_terms_compile_or_fail_cleanly(terms: list[str], text: str) -> None:
