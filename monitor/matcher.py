@@ -842,8 +842,9 @@ class Matcher:
 
         Most names match nothing, and their runs repeat across names, so each run is judged once
         (`_walks_verdict`, cached): the walks that start in it end inside it without a hit
-        ("closed"), or some reach its end wanting more tokens ("open"). An open run is judged again
-        with the run after it (once per pair). Anything else takes `_quiet_windows`.
+        ("closed"), or some reach its end wanting more tokens ("open"), or one may hit. An open run
+        is judged again with the run after it (once per pair); when its walks go on past that run
+        too, `_quiet_windows` judges the longer window.
         """
         if folded.isascii():  # the same runs as _ASCII_RUN_RE.findall, faster
             runs: list[str] = folded.encode().translate(_RUN_BREAKS).decode().split()
@@ -853,25 +854,30 @@ class Matcher:
         return self._closed_runs.issuperset(runs) or self._quiet_runs(runs)
 
     def _quiet_runs(self, runs: list[str]) -> bool:
-        """`_quiet` for the runs of a text, some of which are not closed."""
+        """`_quiet` for the runs of a text, some of which are not (known to be) closed."""
         closed = self._closed_runs
         previous = ""
         following: dict[str, int] | None = None  # pair verdicts of the previous run, if open
         for run in runs:
             if run in closed:
-                pairs = None
                 if following is None:
                     continue  # the usual case
+                pairs = None
             else:
                 pairs = self._open_runs.get(run)
                 if pairs is None:
-                    if self._run_verdicts.get(run) == _LOUD:
+                    verdict = self._run_verdicts.get(run)
+                    if verdict is None:
+                        verdict = self._run_verdict(run)  # a new run
+                    if verdict == _LOUD:
                         return False
-                    return self._quiet_windows(runs)  # a run without tokens, or a new one
+                    if verdict == _EMPTY:
+                        continue  # no tokens: walks go on across it, as in the general path
+                    pairs = self._open_runs.get(run)  # None if closed
             if following is not None:
                 verdict = following.get(run)
                 if verdict is None:
-                    verdict = self._pair_verdict(previous, run)
+                    verdict = following[run] = self._pair_verdict(previous, run)
                 if verdict == _LOUD:
                     return False
                 if verdict == _OPEN:  # the walks go on: judge them from the open run on
@@ -882,8 +888,8 @@ class Matcher:
 
     def _quiet_windows(self, runs: list[str]) -> bool:
         """`_quiet` the careful way: after an open run, the window of runs from it on is judged
-        until its walks end. A window that may hit sends the text to the general path, and so does
-        a second open run while a window is still open."""
+        until its walks end (cached per window). A window that may hit sends the text to the
+        general path, and so does a second open run while a window is still open (rare)."""
         window: tuple[str, ...] = ()  # from an open run to the previous run, while walks go on
         for run in runs:
             verdict = self._run_verdicts.get(run)
@@ -924,15 +930,14 @@ class Matcher:
         return verdict
 
     def _pair_verdict(self, first: str, second: str) -> int:
-        """`_walks_verdict` of an open run and the next (closed or open), for `_quiet` (cached)."""
-        verdict = self._walks_verdict([self._readings(first), self._readings(second)])
+        """`_walks_verdict` of an open run and the next (closed or open), for `_quiet`, which
+        keeps it in `_open_runs[first]`."""
         self._pairs += 1
         if self._pairs >= _INFO_CACHE_MAX:
             self._pairs = 0
             for pairs in self._open_runs.values():
                 pairs.clear()
-        self._open_runs[first][second] = verdict
-        return verdict
+        return self._walks_verdict([self._readings(first), self._readings(second)])
 
     def _window_verdict(self, window: tuple[str, ...]) -> int:
         runs = [readings for readings in map(self._readings, window) if readings]
@@ -952,14 +957,15 @@ class Matcher:
         _CLOSED. As in `_term_hits`, every path through the readings is walked exact, and the path
         of plain readings also fuzzy; when in doubt the answer is _LOUD or _OPEN (general path)."""
         verdict = _CLOSED
+        get = self._info_cache.get  # (every _Info is a non-empty tuple, so `or` works)
         for a, reading in enumerate(runs[0]):
             for t, tok in enumerate(reading):
-                stack = [((0, a, t), tok, a == 0)]  # node, joined tokens, on the plain path
+                info = get(tok) or self._info(tok)
+                if info is _NOTHING:
+                    continue  # most tokens
+                stack = [((0, a, t), tok, a == 0, info)]  # node, joined tokens, on the plain path
                 while stack:
-                    node, s, plain = stack.pop()
-                    info = self._info_of(s)
-                    if info is _NOTHING:
-                        continue
+                    node, s, plain, info = stack.pop()
                     exact, typos, is_prefix, misspelt_start = info
                     if exact or (plain and typos):
                         return _LOUD
@@ -973,7 +979,10 @@ class Matcher:
                         if not following:
                             verdict = max(verdict, _OPEN)
                         for r2, a2, t2 in following:
-                            stack.append(((r2, a2, t2), s + runs[r2][a2][t2], plain and a2 == 0))
+                            longer = s + runs[r2][a2][t2]
+                            info = get(longer) or self._info(longer)
+                            if info is not _NOTHING:
+                                stack.append(((r2, a2, t2), longer, plain and a2 == 0, info))
         return verdict
 
     def _completion_verdict(self, runs: _Runs, node: _Node, s: str) -> int:
