@@ -476,6 +476,14 @@ _RULES = ("term", "fuzzy", "pattern", "owner")
 _NAME_F, _OWNER_F, _TITLE_F, _TAGS_F, _BASE_F, _MODELS_F = range(6)
 _FIELDS = ("repo_id", "owner", "title", "tags", "base_model", "models")
 _TEXT_CACHE_MAX = 1 << 16
+
+
+def _cacheable(s: str) -> bool:
+    """Long numbers (ids, timestamps, counters in spam names) rarely repeat: judging them again is
+    cheaper than letting a burst of unique ones fill every cache (tens of MB for 50,000 repos)."""
+    return len(s) < 5 or not s.isdigit()
+
+
 _INFO_CACHE_MAX = 1 << 17
 # (watch index, rule, index of the term or pattern in the watch, score)
 _Hit = tuple[int, int, int, float]
@@ -918,6 +926,8 @@ class Matcher:
     def _run_verdict(self, run: str) -> int:
         readings = self._readings(run)
         verdict = self._walks_verdict([readings]) if readings else _EMPTY
+        if not _cacheable(run):
+            return verdict
         if len(self._run_verdicts) >= _INFO_CACHE_MAX:
             self._run_verdicts.clear()
             self._closed_runs.clear()
@@ -1035,7 +1045,7 @@ class Matcher:
         """The readings of a run worth walking for these watches (cached): the plain one, and the
         leetspeak readings that spell a new stretch of letters holding part of a key of 3+
         characters. Runs of 1-2 characters ("7B", "Q4", "v1": sizes, versions) are read as written."""
-        readings = _run_readings(run)
+        readings = _run_readings(run) if _cacheable(run) else _run_readings.__wrapped__(run)
         if len(run) < 3:
             readings = readings[:1]
         elif len(readings) > 1:
@@ -1050,9 +1060,10 @@ class Matcher:
                         useful.append(reading)
                         break
             readings = tuple(useful)
-        if len(self._readings_cache) >= _INFO_CACHE_MAX:
-            self._readings_cache.clear()
-        self._readings_cache[run] = readings
+        if _cacheable(run):
+            if len(self._readings_cache) >= _INFO_CACHE_MAX:
+                self._readings_cache.clear()
+            self._readings_cache[run] = readings
         return readings
 
     def _spells_part_of_a_key(self, stretch: tuple[str, ...]) -> bool:
@@ -1170,9 +1181,10 @@ class Matcher:
             info = (exact, typos, is_prefix, misspelt_start)
         else:
             info = _NOTHING
-        if len(self._info_cache) >= _INFO_CACHE_MAX:
-            self._info_cache.clear()
-        self._info_cache[s] = info
+        if _cacheable(s):
+            if len(self._info_cache) >= _INFO_CACHE_MAX:
+                self._info_cache.clear()
+            self._info_cache[s] = info
         return info
 
     def _fuzzy_hits(self, cand: str, dels: list[str]) -> tuple[_Hit, ...]:

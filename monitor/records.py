@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
 RepoType = Literal["model", "dataset", "space"]
 REPO_TYPES: tuple[RepoType, ...] = ("model", "dataset", "space")
@@ -23,10 +24,11 @@ def repo_url(endpoint: str, repo_type: str, repo_id: str) -> str:
     return f"{endpoint.rstrip('/')}/{URL_PREFIX[repo_type]}{repo_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class Repo:
-    """One repo as a Hub listing describes it.
+class Repo(NamedTuple):
+    """One repo as a Hub listing describes it. Immutable.
 
+    A NamedTuple, not a frozen dataclass: one is built for every repo a scan or sweep reads, and a
+    frozen dataclass costs four times as much to build (a quarter of the matcher's time per name).
     `raw` keeps the listing's fields (only those leakmon asked for with `expand`) as evidence.
     """
 
@@ -38,7 +40,7 @@ class Repo:
     tags: tuple[str, ...] = ()
     base_models: tuple[str, ...] = ()  # declared base models (baseModels, a card's base_model)
     linked_models: tuple[str, ...] = ()  # models a Space uses
-    raw: Mapping[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] = MappingProxyType({})
 
     @property
     def owner(self) -> str:
